@@ -1,0 +1,200 @@
+"""Job configuration: pydantic models loaded from YAML. Unknown keys and bad values are errors naming the field."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """A job config that cannot be used; the message names the file and the field."""
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CameraConfig(_Cfg):
+    """A camera: either a camera YAML in the public format (centimetres, degrees), or inline values in metres."""
+
+    name: str
+    yaml: Path | None = None
+    width: int = Field(960, gt=0, le=8192)
+    height: int = Field(540, gt=0, le=8192)
+    fov: float = Field(90.0, gt=0.0, lt=180.0)
+    location: tuple[float, float, float] = (0.0, 0.0, 10.0)
+    rotation: tuple[float, float, float] = (0.0, -20.0, 0.0)  # roll, pitch, yaw degrees
+
+
+class BuiltinScenario(_Cfg):
+    kind: Literal["builtin"] = "builtin"
+    id: str
+    scenario: str = "collision"  # a named scenario kind of sdg.scenario (see `sdg scenarios`)
+    layout: str = "intersection"
+    seed: int = 0
+    duration: float = Field(3.0, gt=0.0, le=600.0)
+    fps: float = Field(10.0, gt=0.0, le=120.0)
+    vehicles: int = Field(8, ge=0, le=200)
+    pedestrians: int = Field(6, ge=0, le=200)
+    cameras: list[str] | None = None  # names of job cameras; default: all
+
+
+class RecordingScenario(_Cfg):
+    kind: Literal["recording"]
+    id: str
+    log: Path  # CARLA recorder .log
+    scenario_json: Path | None = None  # {source_scenario, start_time, duration, collision_actor_ids, ...}
+    camera_yaml: Path | None = None  # overrides job cameras for this recording
+    xodr: Path | None = None  # OpenDRIVE map for the CPU simulator's road layout
+    start_time: float | None = Field(None, ge=0.0)
+    duration: float | None = Field(None, gt=0.0)
+    fps: float = Field(10.0, gt=0.0, le=120.0)
+    cameras: list[str] | None = None
+
+
+Scenario = Annotated[Union[BuiltinScenario, RecordingScenario], Field(discriminator="kind")]
+
+
+class Backends(_Cfg):
+    simulator: Literal["builtin", "carla"] = "builtin"
+    augmenter: Literal["builtin", "cosmos"] = "builtin"
+    prompts: Literal["template", "nim"] = "template"
+
+
+class CarlaEndpoint(_Cfg):
+    hosts: list[str] = ["127.0.0.1:2000"]  # one simulator actor per host:port
+    timeout: float = Field(20.0, gt=0)
+    gpus_per_actor: float = Field(1.0, ge=0)
+    server_command: str | None = None  # start and supervise a server with this command ({port} substituted)
+
+
+class Endpoints(_Cfg):
+    carla: CarlaEndpoint = CarlaEndpoint()
+    cosmos_url: str | None = None  # Gradio server of Cosmos-Transfer2.5; env SDG_COSMOS_URL overrides
+    vlm_url: str | None = None  # Cosmos-Reason1 NIM; env SDG_VLM_URL
+    llm_url: str | None = None  # Nemotron NIM; env SDG_LLM_URL
+    vlm_model: str = "nvidia/cosmos-reason1-7b"
+    llm_model: str = "nvidia/llama-3.3-nemotron-super-49b-v1"
+
+    @model_validator(mode="after")
+    def _env(self):
+        for field_name, env in (("cosmos_url", "SDG_COSMOS_URL"), ("vlm_url", "SDG_VLM_URL"), ("llm_url", "SDG_LLM_URL")):
+            if os.environ.get(env):
+                setattr(self, field_name, os.environ[env])
+        return self
+
+
+class Augmentation(_Cfg):
+    variants: int = Field(2, ge=1, le=64)  # augmented variants per clip
+    weather: list[str] = ["clear", "fog", "rain", "snow"]
+    lighting: list[str] = ["day", "night", "dusk"]
+    road: list[str] = ["dry", "wet"]
+    controls: list[Literal["edge", "depth", "seg", "vis"]] = ["edge", "depth", "seg"]
+    control_weights: dict[str, float] = {"edge": 1.0, "depth": 0.5, "seg": 0.5, "vis": 0.3}
+    cosmos: dict = {}  # extra request fields for Cosmos-Transfer (guidance, num_steps, sigma_max, ...)
+
+
+class Resources(_Cfg):
+    num_cpus: int | None = None  # for ray.init when no cluster is running; default: all
+    simulators: int = Field(1, ge=1)  # simulator actors
+    simulator_cpus: float = Field(1.0, ge=0)
+    stage_cpus: float = Field(0.5, gt=0)  # CPU reservation of the CPU stages' tasks
+    augmenters: int = Field(1, ge=1)
+
+
+class Output(_Cfg):
+    dir: Path = Path("out/job")
+    jpeg_quality: int = Field(90, ge=10, le=100)
+    exports: list[Literal["coco", "odvg", "llava", "video"]] = ["coco", "odvg", "llava"]
+    row_group_bytes: int = Field(64 << 20, gt=0)
+
+
+class JobConfig(_Cfg):
+    name: str
+    seed: int = 0
+    cameras: list[CameraConfig] = Field(min_length=1)
+    scenarios: list[Scenario] = Field(min_length=1)
+    augmentation: Augmentation = Augmentation()
+    backends: Backends = Backends()
+    endpoints: Endpoints = Endpoints()
+    resources: Resources = Resources()
+    output: Output = Output()
+    source: Path | None = Field(None, exclude=True)  # the file this came from
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v or any(c in v for c in "/\\ \t"):
+            raise ValueError("must be a non-empty name without slashes or spaces")
+        return v
+
+    @model_validator(mode="after")
+    def _refs(self):
+        names = [c.name for c in self.cameras]
+        if len(set(names)) != len(names):
+            raise ValueError(f"cameras: duplicate names in {names}")
+        ids = [s.id for s in self.scenarios]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"scenarios: duplicate ids in {ids}")
+        for i, s in enumerate(self.scenarios):
+            for c in s.cameras or []:
+                if c not in names:
+                    raise ValueError(f"scenarios.{i}.cameras: unknown camera {c!r} (known: {names})")
+        return self
+
+
+def _format_errors(path: str, err: ValidationError) -> str:
+    lines = [f"{path}: invalid job config"]
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after"))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see configs/demo.yaml for the known keys)"
+        lines.append(f"  {loc or '<root>'}: {msg}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(cfg: JobConfig, base: Path) -> JobConfig:
+    def fix(p: Path | None) -> Path | None:
+        if p is None or p.is_absolute():
+            return p
+        return (base / p).resolve()
+
+    for c in cfg.cameras:
+        c.yaml = fix(c.yaml)
+    for s in cfg.scenarios:
+        if isinstance(s, RecordingScenario):
+            s.log, s.scenario_json, s.camera_yaml, s.xodr = fix(s.log), fix(s.scenario_json), fix(s.camera_yaml), fix(s.xodr)
+    return cfg
+
+
+def parse_config(data: dict, source: str = "<config>", base: Path | None = None) -> JobConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a job config must be a YAML mapping, got {type(data).__name__}")
+    try:
+        cfg = JobConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(source, e)) from None
+    if base is not None:
+        cfg = _resolve_paths(cfg, base)
+    return cfg
+
+
+def load_config(path: str | os.PathLike) -> JobConfig:
+    """Load and validate a job config. Relative paths inside are relative to the config file's folder's parent
+    project (the current directory if the file lies under it, else the file's folder)."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such config file")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    cfg = parse_config(data, str(p), base=Path.cwd())
+    cfg.source = p
+    return cfg
