@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 
 class ConfigError(Exception):
@@ -55,7 +55,17 @@ class RecordingScenario(_Cfg):
     cameras: list[str] | None = None
 
 
-Scenario = Annotated[Union[BuiltinScenario, RecordingScenario], Field(discriminator="kind")]
+def _scenario_kind(v) -> str:
+    if isinstance(v, dict):
+        return v.get("kind", "builtin")
+    return getattr(v, "kind", "builtin")
+
+
+Scenario = Annotated[
+    Union[Annotated[BuiltinScenario, Tag("builtin")], Annotated[RecordingScenario, Tag("recording")]],
+    Discriminator(_scenario_kind, custom_error_type="scenario_kind",
+                  custom_error_message="kind must be 'builtin' or 'recording'"),
+]
 
 
 class Backends(_Cfg):
@@ -149,7 +159,8 @@ class JobConfig(_Cfg):
 def _format_errors(path: str, err: ValidationError) -> str:
     lines = [f"{path}: invalid job config"]
     for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-after"))
+        loc = ".".join(str(x) for x in e["loc"]
+                       if not str(x).startswith("function-after") and x not in ("builtin", "recording"))
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see configs/demo.yaml for the known keys)"

@@ -41,6 +41,7 @@ class ObjectAnnotation(_Rec):
     speed: float  # m/s, from the trajectory
     state: str | None = None  # traffic lights
     size_source: str = "generator"
+    survival: float | None = None  # after augmentation: 0..1 how well the object is still seen (None: not checked)
 
 
 class EventRecord(_Rec):
@@ -88,6 +89,7 @@ OBJECT_TYPE = pa.struct(
         ("speed", _F32),
         ("state", pa.string()),
         ("size_source", pa.string()),
+        ("survival", _F32),
     ]
 )
 EVENT_TYPE = pa.struct(
@@ -121,6 +123,7 @@ ROW_SCHEMA = pa.schema(
         ("depth", pa.binary()),  # float32 metres (planar), sdg.codec array bytes
         ("semantic", pa.binary()),  # uint8 CARLA tags, PNG
         ("instance", pa.binary()),  # uint32 actor ids, sdg.codec array bytes
+        ("normals", pa.binary()),  # camera-space normals, CARLA encoding (n+1)/2 as PNG (OpenCV camera axes)
         ("edge_image", pa.binary()),  # control frames, PNG
         ("objects", pa.list_(OBJECT_TYPE)),
         ("events", pa.list_(EVENT_TYPE)),
@@ -136,7 +139,7 @@ ROW_SCHEMA = pa.schema(
 
 GROUND_TRUTH_COLUMNS = (
     "job", "scenario_id", "camera", "clip_id", "variant", "frame_index", "timestamp", "width", "height",
-    "depth", "semantic", "instance", "objects", "events", "qa", "seed", "intrinsics", "world_to_camera",
+    "depth", "semantic", "instance", "normals", "objects", "events", "qa", "seed", "intrinsics", "world_to_camera",
 )
 
 

@@ -1,0 +1,185 @@
+"""Client of an OpenAI-compatible NVIDIA NIM (Cosmos-Reason VLM, Nemotron LLM) over httpx.
+
+Endpoints: ``GET {url}/v1/health/ready``, ``GET {url}/v1/models``, ``POST {url}/v1/chat/completions``. ``url`` is the
+server root (a trailing ``/v1`` is accepted and dropped). The API key is read from the environment variable named by
+``api_key_env`` at each request and sent only as ``Authorization: Bearer …``; it never appears in logs, exception
+texts or reprs. Connection errors, timeouts, 429 and 5xx answers are retried with bounded exponential backoff; other
+4xx answers are not (they will not succeed by repeating).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+from typing import Any
+
+import httpx
+
+from sdg.augment.http import Verdict, redact, redact_url, retry
+
+__all__ = ["NimError", "NimClient"]
+
+log = logging.getLogger(__name__)
+
+
+class NimError(Exception):
+    """A NIM request that failed; the message names the endpoint, the HTTP status if any, and what to do."""
+
+    def __init__(self, message: str, status: int | None = None, transient: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+def _is_transient(e: BaseException) -> bool:
+    return isinstance(e, NimError) and e.transient
+
+
+class NimClient:
+    """One NIM endpoint and model.
+
+    Args:
+        url: server root, e.g. ``http://nim-llm:8000``.
+        model: model id sent in chat requests (``GET /v1/models`` lists what the server serves).
+        api_key_env: name of the environment variable holding the API key; unset/empty means no auth header.
+        timeout: seconds per HTTP request (connect + read).
+        retries: extra attempts after a transient failure.
+        backoff: first backoff wait in seconds (doubles per retry, capped at ``max_backoff``).
+    """
+
+    def __init__(self, url: str, model: str, api_key_env: str = "NGC_API_KEY", timeout: float = 120.0,
+                 retries: int = 3, backoff: float = 1.0, max_backoff: float = 30.0):
+        if not url or not url.startswith(("http://", "https://")):
+            raise ValueError(f"NIM url must start with http:// or https://, got {redact_url(url or '')!r}")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        base = url.rstrip("/")
+        if base.endswith("/v1"):
+            base = base[:-3]
+        self.url = base
+        self.model = model
+        self.api_key_env = api_key_env
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
+        self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"NimClient(url={redact_url(self.url)!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "NimClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+    def _headers(self) -> dict[str, str]:
+        h = {"Accept": "application/json"}
+        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        return h
+
+    def _redact(self, text: object) -> str:
+        return redact(text, extra_env=(self.api_key_env,) if self.api_key_env else ())
+
+    def _once(self, method: str, path: str, body: dict | None) -> httpx.Response:
+        where = f"{method} {redact_url(self.url)}{path}"
+        try:
+            r = self._http.request(method, self.url + path, json=body, headers=self._headers())
+        except httpx.TimeoutException as e:
+            raise NimError(f"{where}: timed out after {self.timeout:g} s ({type(e).__name__})", transient=True) from None
+        except httpx.TransportError as e:
+            raise NimError(f"{where}: {type(e).__name__}: {self._redact(e)}", transient=True) from None
+        if r.status_code >= 400:
+            detail = self._redact(r.text.strip().replace("\n", " ")[:300])
+            transient = r.status_code >= 500 or r.status_code == 429
+            hint = ""
+            if r.status_code in (401, 403):
+                hint = f"; check that ${self.api_key_env} holds a valid key for this endpoint"
+            elif r.status_code == 404:
+                hint = "; check the url (the server root, without /v1/...) and the model name"
+            elif r.status_code in (400, 422):
+                hint = "; the server rejected the request body"
+            raise NimError(f"{where}: HTTP {r.status_code}: {detail}{hint}", status=r.status_code,
+                           transient=transient)
+        return r
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> Any:
+        try:
+            r = retry(lambda: self._once(method, path, body), retries=self.retries, is_transient=_is_transient,
+                      base=self.backoff, cap=self.max_backoff, what=f"{method} {redact_url(self.url)}{path}",
+                      logger=log, rng=self._rng)
+        except NimError as e:
+            if e.transient:
+                raise NimError(f"{e} (gave up after {self.retries + 1} attempts; is the NIM up and reachable? "
+                               f"check with `curl {redact_url(self.url)}/v1/health/ready`)",
+                               status=e.status, transient=True) from None
+            raise
+        if not r.content:
+            return None
+        try:
+            return r.json()
+        except ValueError:
+            raise NimError(f"{method} {redact_url(self.url)}{path}: answer is not JSON: "
+                           f"{self._redact(r.text[:200])!r}") from None
+
+    # ------------------------------------------------------------------ API
+    def health(self) -> bool:
+        """True when ``GET /v1/health/ready`` answers 2xx (one attempt, no retries)."""
+        try:
+            self._once("GET", "/v1/health/ready", None)
+            return True
+        except NimError:
+            return False
+
+    def check(self) -> Verdict:
+        """Preflight: the server is ready and serves ``self.model``."""
+        ep = redact_url(self.url)
+        try:
+            self._once("GET", "/v1/health/ready", None)
+            served = self.models()
+        except NimError as e:
+            return Verdict("nim", ep, False, str(e))
+        if self.model not in served:
+            return Verdict("nim", ep, False, f"model {self.model!r} not served (serves {served}); fix the model "
+                                             "name in endpoints.*_model")
+        return Verdict("nim", ep, True, f"ready, serves {self.model}")
+
+    def models(self) -> list[str]:
+        """Ids of the models the server serves (``GET /v1/models`` → ``data[].id``)."""
+        data = self._request("GET", "/v1/models")
+        try:
+            return [str(m["id"]) for m in data["data"]]
+        except (TypeError, KeyError) as e:
+            raise NimError(f"GET {redact_url(self.url)}/v1/models: unexpected answer (missing {e}); "
+                           "is this an OpenAI-compatible server?") from None
+
+    def chat_completion(self, messages: list[dict], **params) -> dict:
+        """The raw ``/v1/chat/completions`` answer for ``messages`` with extra body ``params`` (temperature,
+        max_tokens, seed, ...). ``model`` defaults to ``self.model``."""
+        if not isinstance(messages, list) or not messages:
+            raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
+        body = {"model": self.model, "messages": messages, **params}
+        return self._request("POST", "/v1/chat/completions", body)
+
+    def chat(self, messages: list[dict], **params) -> str:
+        """The text of the first choice of a chat completion (see :meth:`chat_completion`)."""
+        data = self.chat_completion(messages, **params)
+        try:
+            content = data["choices"][0]["message"]["content"]
+        except (TypeError, KeyError, IndexError) as e:
+            raise NimError(f"POST {redact_url(self.url)}/v1/chat/completions: answer has no "
+                           f"choices[0].message.content ({type(e).__name__}: {e})") from None
+        if content is None:
+            raise NimError(f"POST {redact_url(self.url)}/v1/chat/completions: empty message content "
+                           f"(finish_reason={data['choices'][0].get('finish_reason')!r})")
+        if isinstance(content, list):  # content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return str(content)

@@ -1,0 +1,82 @@
+"""Compact, lossless (unless stated) byte encodings for arrays moving between stages and into the dataset.
+
+- `pack_arrays` / `unpack_arrays`: a dict of numpy arrays -> one bytes blob (zlib level 1 per array; dtype and
+  shape kept exactly). Used between pipeline stages so Ray blocks stay small.
+- `encode_image` / `decode_image`: JPEG or PNG via OpenCV (RGB in, RGB out). PNG also takes uint8/uint16 2D.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import cv2
+import numpy as np
+
+_MAGIC = b"SDGA1"
+
+
+def pack_arrays(arrays: dict[str, np.ndarray], level: int = 1) -> bytes:
+    header, chunks = [], []
+    for name, arr in arrays.items():
+        a = np.ascontiguousarray(arr)
+        if a.dtype == object:
+            raise TypeError(f"pack_arrays: {name!r} is an object array; only numeric arrays can be packed")
+        data = zlib.compress(a.tobytes(), level)
+        header.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "nbytes": len(data)})
+        chunks.append(data)
+    h = json.dumps(header).encode()
+    return _MAGIC + struct.pack("<I", len(h)) + h + b"".join(chunks)
+
+
+def unpack_arrays(blob: bytes, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    if not blob.startswith(_MAGIC):
+        raise ValueError("unpack_arrays: not an sdg array blob (bad magic)")
+    (hlen,) = struct.unpack_from("<I", blob, len(_MAGIC))
+    pos = len(_MAGIC) + 4
+    header = json.loads(blob[pos:pos + hlen])
+    pos += hlen
+    out = {}
+    for h in header:
+        n = h["nbytes"]
+        if names is None or h["name"] in names:
+            raw = zlib.decompress(blob[pos:pos + n])
+            out[h["name"]] = np.frombuffer(raw, dtype=np.dtype(h["dtype"])).reshape(h["shape"]).copy()
+        pos += n
+    return out
+
+
+def encode_array(arr: np.ndarray) -> bytes:
+    """One array -> bytes (lossless); see decode_array."""
+    return pack_arrays({"a": arr})
+
+
+def decode_array(blob: bytes) -> np.ndarray:
+    return unpack_arrays(blob)["a"]
+
+
+def encode_image(img: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes:
+    """RGB (H,W,3) uint8 or single-channel (H,W) uint8/uint16 -> JPEG/PNG bytes."""
+    a = np.ascontiguousarray(img)
+    if a.ndim == 3:
+        a = cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
+    if fmt == "jpeg":
+        ok, buf = cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    elif fmt == "png":
+        ok, buf = cv2.imencode(".png", a, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    else:
+        raise ValueError(f"encode_image: unknown format {fmt!r} (jpeg | png)")
+    if not ok:
+        raise ValueError(f"encode_image: OpenCV could not encode a {a.shape} {a.dtype} image as {fmt}")
+    return buf.tobytes()
+
+
+def decode_image(data: bytes, *, unchanged: bool = False) -> np.ndarray:
+    """JPEG/PNG bytes -> RGB (H,W,3) uint8, or the stored single-channel array when unchanged=True."""
+    flag = cv2.IMREAD_UNCHANGED if unchanged else cv2.IMREAD_COLOR
+    a = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if a is None:
+        raise ValueError("decode_image: bytes are not a decodable image")
+    if a.ndim == 3:
+        a = cv2.cvtColor(a, cv2.COLOR_BGR2RGB)
+    return a

@@ -1,0 +1,170 @@
+"""`sdg inspect OUT_DIR`: counts per column and category, and PNG sheets (contact sheet of SoM frames, every
+modality of one frame side by side, every look of one frame) written to OUT_DIR/inspect/."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyarrow.parquet as pq
+
+from sdg.codec import decode_array, decode_image
+from sdg.export.shards import Manifest
+from sdg.tags import PALETTE
+
+
+@dataclass
+class Report:
+    text: str
+    counts: dict
+    images: list[Path] = field(default_factory=list)
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    img = img.copy()
+    scale = max(0.5, img.shape[1] / 900)
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    cv2.rectangle(img, (0, 0), (tw + 12, th + 14), (0, 0, 0), -1)
+    cv2.putText(img, text, (6, th + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 2, cv2.LINE_AA)
+    return img
+
+
+def _grid(tiles: list[np.ndarray], cols: int, tile_w: int = 480) -> np.ndarray:
+    h0, w0 = tiles[0].shape[:2]
+    tile_h = int(round(tile_w * h0 / w0))
+    tiles = [cv2.resize(t, (tile_w, tile_h), interpolation=cv2.INTER_AREA) for t in tiles]
+    rows = []
+    for i in range(0, len(tiles), cols):
+        row = tiles[i:i + cols]
+        row += [np.zeros_like(tiles[0])] * (cols - len(row))
+        rows.append(np.concatenate(row, axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def _save(path: Path, rgb: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def depth_visual(depth: np.ndarray) -> np.ndarray:
+    d = np.clip(depth, 0.5, 200.0)
+    v = (np.log(d) - np.log(0.5)) / (np.log(200.0) - np.log(0.5))
+    return cv2.applyColorMap((255 * (1 - v)).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1].copy()
+
+
+def instance_visual(inst: np.ndarray) -> np.ndarray:
+    ids = inst.astype(np.uint64)
+    h = (ids * np.uint64(2654435761)) & np.uint64(0xFFFFFF)
+    rgb = np.stack([(h >> np.uint64(s)) & np.uint64(255) for s in (0, 8, 16)], axis=-1).astype(np.uint8)
+    rgb[inst == 0] = 0
+    return rgb
+
+
+def _modalities(row: dict) -> list[np.ndarray]:
+    tiles = [
+        _label(decode_image(row["rgb_image"]), "rgb (simulator)"),
+        _label(depth_visual(decode_array(row["depth"])), "depth (log, 0.5-200 m)"),
+        _label(PALETTE[decode_image(row["semantic"], unchanged=True)], "semantic (CARLA palette)"),
+        _label(instance_visual(decode_array(row["instance"])), "instance ids"),
+    ]
+    if row.get("normals"):
+        tiles.append(_label(decode_image(row["normals"]), "normals (camera)"))
+    if row.get("edge_image"):
+        tiles.append(_label(decode_image(row["edge_image"]), "edge control"))
+    tiles.append(_label(decode_image(row["image"]), "augmented"))
+    tiles.append(_label(decode_image(row["som_image"]), "set-of-mark"))
+    return tiles
+
+
+def inspect_output(out_dir: Path, sample: int = 6) -> Report:
+    out_dir = Path(out_dir)
+    if not (out_dir / "manifest.json").exists():
+        raise FileNotFoundError(f"{out_dir}: no manifest.json — not an sdg output folder (run `sdg run` first)")
+    manifest = Manifest(out_dir)
+    paths = manifest.shard_paths()
+    counts: dict = {"clips": len(paths), "rows": 0, "bytes": 0, "variants": Counter(), "categories": Counter(),
+                    "events": Counter(), "qa": Counter(), "objects_lost_after_augmentation": 0, "looks": Counter(),
+                    "null_or_empty": Counter()}
+    schema = None
+    light_cols = ["clip_id", "variant", "frame_index", "objects", "events", "qa", "look"]
+    samples_keys = []
+    for p in paths:
+        pf = pq.ParquetFile(p)
+        schema = pf.schema_arrow
+        counts["bytes"] += p.stat().st_size
+        t = pf.read(columns=light_cols)
+        counts["null_or_empty"].update({c: 0 for c in schema.names})
+        for r in t.to_pylist():
+            counts["rows"] += 1
+            counts["variants"][r["variant"]] += 1
+            counts["looks"][_look_name(r["look"])] += 1
+            for o in r["objects"]:
+                counts["categories"][o["category"]] += 1
+                if o["survival"] is not None and o["survival"] < 0.3:
+                    counts["objects_lost_after_augmentation"] += 1
+            for e in r["events"]:
+                if e["active"]:
+                    counts["events"][e["kind"]] += 1
+            for q in r["qa"]:
+                counts["qa"][q["kind"]] += 1
+            for c in ("objects", "qa"):
+                if not r[c]:
+                    counts["null_or_empty"][c] += 1
+            samples_keys.append((str(p), r["clip_id"], r["variant"], r["frame_index"], len(r["objects"])))
+    lines = [f"{out_dir}: {counts['clips']} clip shard(s), {counts['rows']} rows, {counts['bytes'] / 1e6:.1f} MB"]
+    if schema is not None:
+        lines.append("columns: " + ", ".join(f"{n}:{schema.field(n).type}" if n not in ("objects", "events", "qa")
+                                               else f"{n}:list<struct>" for n in schema.names))
+    for key in ("variants", "looks", "categories", "events", "qa", "null_or_empty"):
+        c = counts[key]
+        lines.append(f"{key}: " + (", ".join(f"{k}={v}" for k, v in sorted(c.items(), key=lambda kv: str(kv[0])))
+                                    or "none"))
+    lines.append(f"objects lost after augmentation (survival < 0.3): {counts['objects_lost_after_augmentation']}")
+    report = Report(text="\n".join(lines), counts=counts)
+    if samples_keys:
+        report.images = _sheets(out_dir, samples_keys, sample)
+    return report
+
+
+def _look_name(look_json: str | None) -> str:
+    if not look_json:
+        return "?"
+    lk = json.loads(look_json)
+    return f"{lk.get('weather')}/{lk.get('lighting')}/{lk.get('road')}"
+
+
+def _read_row(path: str, clip_id: str, variant: int, frame_index: int) -> dict:
+    import pyarrow.compute as pc
+
+    t = pq.read_table(path)
+    m = pc.and_(pc.equal(t["variant"], variant), pc.equal(t["frame_index"], frame_index))
+    return t.filter(m).to_pylist()[0]
+
+
+def _sheets(out_dir: Path, keys: list, sample: int) -> list[Path]:
+    target = out_dir / "inspect"
+    images = []
+    # contact sheet: frames spread over the dataset, SoM overlays
+    idx = np.linspace(0, len(keys) - 1, num=min(sample, len(keys))).round().astype(int)
+    tiles = []
+    for i in idx:
+        path, clip, variant, frame, _ = keys[i]
+        r = _read_row(path, clip, variant, frame)
+        tiles.append(_label(decode_image(r["som_image"]), f"{clip} v{variant} f{frame}"))
+    images.append(_save(target / "contact_sheet.png", _grid(tiles, cols=3)))
+    # every modality of the busiest frame
+    path, clip, variant, frame, _ = max(keys, key=lambda k: k[4])
+    row = _read_row(path, clip, variant, frame)
+    images.append(_save(target / "modalities.png", _grid(_modalities(row), cols=4)))
+    # every look of that frame
+    t = pq.read_table(path, columns=["variant", "frame_index", "image", "look", "rgb_image"])
+    looks = [_label(decode_image(row["rgb_image"]), "original")]
+    for r in t.to_pylist():
+        if r["frame_index"] == frame:
+            looks.append(_label(decode_image(r["image"]), f"v{r['variant']} {_look_name(r['look'])}"))
+    images.append(_save(target / "looks.png", _grid(looks, cols=min(4, len(looks)))))
+    return images

@@ -1,0 +1,125 @@
+"""`sdg run`: plan clips, skip what the manifest says is committed, stream the rest through the pipeline, commit
+each clip's shard as it arrives, then write the exports."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sdg.clips import ClipSpec, plan_clips
+from sdg.config import JobConfig
+from sdg.export.shards import Manifest
+from sdg.pipeline import build_stages, run_local, run_ray
+
+log = logging.getLogger("sdg.run")
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    committed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def preflight(cfg: JobConfig) -> list[ClipSpec]:
+    """Everything that can be checked before any worker starts: cameras, recordings, scenario kinds, endpoints.
+    Raises with a message naming the file/field."""
+    specs = plan_clips(cfg)
+    from sdg.scenes import scene_for
+
+    for s in {spec.scenario_id: spec for spec in specs}.values():
+        scene_for(s.scenario)  # builds (and validates) the scene once in the driver
+    return specs
+
+
+def init_ray(cfg: JobConfig) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    kwargs = dict(log_to_driver=True, configure_logging=True, logging_level=logging.WARNING)
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(**kwargs)
+    else:
+        ray.init(num_cpus=cfg.resources.num_cpus, include_dashboard=False, **kwargs)
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = True
+    ctx.execution_options.preserve_order = False
+
+
+def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", exports: bool = True) -> RunResult:
+    t0 = time.time()
+    out = Path(out_dir or cfg.output.dir)
+    specs = preflight(cfg)
+    manifest = Manifest(out, job=cfg.name)
+    removed = manifest.clean_uncommitted()
+    if removed:
+        log.warning("removed %d uncommitted file(s) left by an earlier run", len(removed))
+    result = RunResult(out_dir=out)
+    todo = []
+    for s in specs:
+        if manifest.is_committed(s.clip_id):
+            result.skipped.append(s.clip_id)
+        else:
+            todo.append({"spec": s.to_json()})
+    manifest.save(config=json.loads(cfg.model_dump_json()), planned=[s.clip_id for s in specs])
+    if todo:
+        factories = build_stages(cfg, out)
+        if executor == "local":
+            stream = run_local(factories, todo)
+        else:
+            init_ray(cfg)
+            stream = run_ray(factories, todo)
+        for row in stream:
+            if row.get("error"):
+                result.failed[row["clip_id"]] = row["error"]
+                log.error("clip %s failed: %s", row["clip_id"], row["error"])
+                continue
+            entry = json.loads(row["entry"])
+            manifest.commit(entry)
+            result.committed.append(entry["clip_id"])
+    if exports and manifest.clips:
+        write_exports(cfg, out, manifest)
+    result.seconds = time.time() - t0
+    manifest.save(last_run={"committed": result.committed, "skipped": result.skipped, "failed": result.failed,
+                            "seconds": round(result.seconds, 2)})
+    return result
+
+
+def iter_rows(manifest: Manifest, columns: list[str] | None = None):
+    import pyarrow.parquet as pq
+
+    for path in manifest.shard_paths():
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=16, columns=columns):
+            yield from batch.to_pylist()
+
+
+def write_exports(cfg: JobConfig, out: Path, manifest: Manifest) -> dict[str, Path]:
+    written = {}
+    target = out / "exports"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in cfg.output.exports:
+        if name == "coco":
+            from sdg.export.coco import export_coco as fn
+        elif name == "odvg":
+            from sdg.export.odvg import export_odvg as fn
+        elif name == "llava":
+            from sdg.export.llava import export_llava as fn
+        elif name == "video":
+            from sdg.export.video import export_videos as fn
+        else:  # pragma: no cover - config validation forbids it
+            continue
+        written[name] = fn(iter_rows(manifest), target)
+    return written
