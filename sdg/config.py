@@ -72,6 +72,7 @@ class Backends(_Cfg):
     simulator: Literal["builtin", "carla"] = "builtin"
     augmenter: Literal["builtin", "cosmos"] = "builtin"
     prompts: Literal["template", "nim"] = "template"
+    serve: Literal["auto", "always", "never"] = "auto"  # auto: Ray Serve apps when a remote backend is used
 
 
 class CarlaEndpoint(_Cfg):
@@ -112,7 +113,9 @@ class Resources(_Cfg):
     simulators: int = Field(1, ge=1)  # simulator actors
     simulator_cpus: float = Field(1.0, ge=0)
     stage_cpus: float = Field(0.5, gt=0)  # CPU reservation of the CPU stages' tasks
-    augmenters: int = Field(1, ge=1)
+    augmenters: int = Field(1, ge=1)  # max augment replicas (builtin autoscales up to this)
+    gpus_per_augmenter: float = Field(0.0, ge=0)  # GPUs reserved per Cosmos replica (0: the Gradio server owns them)
+    serve_port: int = Field(8000, gt=0, lt=65536)
 
 
 class Output(_Cfg):

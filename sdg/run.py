@@ -76,25 +76,41 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
     manifest.save(config=json.loads(cfg.model_dump_json()), planned=[s.clip_id for s in specs])
     if todo:
         factories = build_stages(cfg, out)
+        serving = False
         if executor == "local":
             stream = run_local(factories, todo)
         else:
             init_ray(cfg)
+            from sdg.serving import deploy, uses_serve
+
+            if uses_serve(cfg):
+                deploy(cfg)
+                serving = True
             stream = run_ray(factories, todo)
-        for row in stream:
-            if row.get("error"):
-                result.failed[row["clip_id"]] = row["error"]
-                log.error("clip %s failed: %s", row["clip_id"], row["error"])
-                continue
-            entry = json.loads(row["entry"])
-            manifest.commit(entry)
-            result.committed.append(entry["clip_id"])
+        try:
+            _consume(stream, manifest, result)
+        finally:
+            if serving:
+                from sdg.serving import shutdown
+
+                shutdown()
     if exports and manifest.clips:
         write_exports(cfg, out, manifest)
     result.seconds = time.time() - t0
     manifest.save(last_run={"committed": result.committed, "skipped": result.skipped, "failed": result.failed,
                             "seconds": round(result.seconds, 2)})
     return result
+
+
+def _consume(stream, manifest: Manifest, result: RunResult) -> None:
+    for row in stream:
+        if row.get("error"):
+            result.failed[row["clip_id"]] = row["error"]
+            log.error("clip %s failed: %s", row["clip_id"], row["error"])
+            continue
+        entry = json.loads(row["entry"])
+        manifest.commit(entry)
+        result.committed.append(entry["clip_id"])
 
 
 def iter_rows(manifest: Manifest, columns: list[str] | None = None):

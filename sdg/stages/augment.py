@@ -24,6 +24,13 @@ def make_augmenter(cfg):
     return make_augmenter_client(cfg)
 
 
+def encode_control_videos(controls: dict, fps: float) -> dict[str, bytes]:
+    """Encode each control clip to mp4 once; every variant's request reuses the bytes."""
+    from sdg.augment.video import encode_mp4
+
+    return {name: encode_mp4(frames, fps) for name, frames in controls.items()}
+
+
 def make_prompts(cfg):
     from sdg.augment.prompts import make_prompt_source
 
@@ -38,8 +45,12 @@ class AugmentStage(Stage):
         return Footprint(num_cpus=self.cfg.resources.stage_cpus, actors=self.cfg.resources.augmenters)
 
     def setup(self) -> None:
-        self.augmenter = make_augmenter(self.cfg)
-        self.prompts = make_prompts(self.cfg)
+        from sdg.serving import ServeAugmenter, ServePromptSource, uses_serve
+
+        if uses_serve(self.cfg):
+            self.augmenter, self.prompts = ServeAugmenter(), ServePromptSource()
+        else:
+            self.augmenter, self.prompts = make_augmenter(self.cfg), make_prompts(self.cfg)
 
     def process(self, row: dict) -> dict:
         spec = ClipSpec.from_json(row["spec"])
@@ -49,28 +60,27 @@ class AugmentStage(Stage):
         lights = [lights_blob[f"f{i}"] for i in range(len(lights_blob))]
         fps = 1.0 / float(clip.times[1] - clip.times[0]) if len(clip.times) > 1 else 10.0
         aug = self.cfg.augmentation
-        variants = []
+        control_videos = encode_control_videos(controls, fps) if self.cfg.backends.augmenter != "builtin" else {}
+        reqs = []
         for v in range(spec.variants):
             look = choose_look(spec.seed, spec.clip_id, v, aug.weather, aug.lighting, aug.road)
             prompt = self.prompts.prompt(spec.clip_id, clip.rgb, look, fps)
-            req = AugmentRequest(
+            reqs.append(AugmentRequest(
                 clip_id=spec.clip_id, look=look, prompt=prompt, rgb=clip.rgb, depth=clip.depth,
-                semantic=clip.semantic, controls=controls, fps=fps, lights=lights,
-            )
-            frames = self.augmenter.augment(req)
+                semantic=clip.semantic, controls=controls, fps=fps, lights=lights, control_videos=control_videos,
+            ))
+        many = getattr(self.augmenter, "augment_many", None)
+        outputs = many(reqs) if many else [self.augmenter.augment(r) for r in reqs]
+        variants = []
+        q = self.cfg.output.jpeg_quality
+        for req, frames in zip(reqs, outputs):
             if frames.shape != clip.rgb.shape or frames.dtype != clip.rgb.dtype:
                 raise AugmentMismatch(
-                    f"clip {spec.clip_id} variant {v}: augmenter {self.augmenter.name!r} returned "
-                    f"{frames.shape} {frames.dtype}, expected {clip.rgb.shape} {clip.rgb.dtype}"
+                    f"clip {spec.clip_id} variant {req.look.variant}: augmenter {self.augmenter.name!r} returned "
+                    f"{frames.shape} {frames.dtype}, expected {clip.rgb.shape} {clip.rgb.dtype}; nothing written"
                 )
-            q = self.cfg.output.jpeg_quality
-            variants.append(
-                {
-                    "look": look.to_json(),
-                    "prompt": prompt,
-                    "frames": [encode_image(f, "jpeg", q) for f in frames],
-                }
-            )
+            variants.append({"look": req.look.to_json(), "prompt": req.prompt,
+                             "frames": [encode_image(f, "jpeg", q) for f in frames]})
         provenance = {"augmenter": self.augmenter.name, "prompts": self.prompts.name}
         return {**row, "variants": _pack_variants(variants), "aug_provenance": json.dumps(provenance)}
 
