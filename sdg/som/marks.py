@@ -5,10 +5,11 @@ For every object with a mark > 0 and a tight visible box, `draw_marks` draws
   * a crisp outline of that mask, and
   * a tag: a filled rounded box in the mark's colour, bordered and lettered in black or white (whichever contrasts),
     carrying the mark number 1..N, never the raw simulator actor id.
+Objects lost in augmentation (survival below SURVIVAL_LOST, when checked) are not marked.
 Colours come from `mark_color(mark)`, a fixed function of the mark, so an actor keeps its colour across the frames of
 a clip. The tag sits at the mask's most interior point (largest distance to the mask border) when it fits there,
 otherwise above / below / beside the box, and is moved so that tags never overlap while any free spot is left; tags
-always lie fully inside the image. Tag size scales with the image (about 3.2 % of its shorter side).
+always lie fully inside the image. Tag height scales with the image (4 % of its shorter side, at least 14 px).
 
 Images are (H, W, 3) uint8 in RGB order (colours are RGB triples); pixel (col u, row v) covers [u, u+1) x [v, v+1)
 of the continuous convention of sdg.geometry. Everything is deterministic: same inputs, same pixels.
@@ -24,6 +25,7 @@ import cv2
 import numpy as np
 
 from sdg.som.records import box_of, get, mark_of
+from sdg.som.survival import SURVIVAL_LOST
 
 FILL_ALPHA = 0.35  # opacity of the mask fill
 _FONT = cv2.FONT_HERSHEY_DUPLEX
@@ -63,7 +65,7 @@ class TagStyle:
     @classmethod
     def for_image(cls, height: int, width: int) -> "TagStyle":
         short = min(int(height), int(width))
-        tag_h = max(12, int(round(0.032 * short)))
+        tag_h = max(14, int(round(0.04 * short)))
         pad = max(2, tag_h // 6)
         border = max(1, tag_h // 16)
         thickness = max(1, int(round(tag_h / 16)))
@@ -160,7 +162,7 @@ def _polygon_mask(polygons, x0: int, y0: int, w: int, h: int) -> np.ndarray:
     return m.astype(bool)
 
 
-def _targets(image_shape, objects, instance, only_actor_ids) -> list[_Target]:
+def _targets(image_shape, objects, instance, only_actor_ids, min_survival) -> list[_Target]:
     height, width = image_shape[:2]
     only = None if only_actor_ids is None else {int(a) for a in only_actor_ids}
     out: list[_Target] = []
@@ -170,6 +172,9 @@ def _targets(image_shape, objects, instance, only_actor_ids) -> list[_Target]:
         aid = int(get(obj, "actor_id", 0))
         if mark <= 0 or box is None or (only is not None and aid not in only):
             continue
+        survival = get(obj, "survival")
+        if min_survival is not None and survival is not None and float(survival) < min_survival:
+            continue  # lost in augmentation: a mark would point at nothing visible
         x0, y0, xe, ye = _crop_of(box, height, width)
         if xe <= x0 or ye <= y0:
             continue
@@ -185,13 +190,18 @@ def _targets(image_shape, objects, instance, only_actor_ids) -> list[_Target]:
 
 def _interior_point(t: _Target) -> tuple[float, float, float]:
     """(u, v, clearance): the mask pixel farthest from the mask border (the crop edge counts as border, so the
-    point also keeps away from where the object leaves the image); clearance in pixels, 0 for an empty mask."""
+    point also keeps away from where the object leaves the image); among near-ties (within 1 px of the maximum,
+    e.g. the ridge of an elongated box) the one nearest the mask's centroid. Clearance in pixels, 0 when empty."""
     if not t.mask.any():
         return 0.0, 0.0, 0.0
     padded = np.pad(t.mask.astype(np.uint8), 1)
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
-    iy, ix = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return t.x0 + ix - 1 + 0.5, t.y0 + iy - 1 + 0.5, float(dist[iy, ix])
+    best = float(dist.max())
+    ys, xs = np.nonzero(dist >= best - 1.0)
+    my, mx = np.nonzero(padded)
+    d2 = (xs - mx.mean()) ** 2 + (ys - my.mean()) ** 2
+    k = int(np.argmin(d2))  # first minimum in row-major order: deterministic
+    return t.x0 + xs[k] - 1 + 0.5, t.y0 + ys[k] - 1 + 0.5, float(dist[ys[k], xs[k]])
 
 
 def _rect_at(cx: float, cy: float, w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:
@@ -213,9 +223,11 @@ def _overlap(r, placed: Iterable[tuple[int, int, int, int]], margin: int = 1) ->
 
 
 def layout_marks(image_shape, objects, *, instance: np.ndarray | None = None,
-                 only_actor_ids: Iterable[int] | None = None) -> list[MarkLabel]:
+                 only_actor_ids: Iterable[int] | None = None,
+                 min_survival: float | None = SURVIVAL_LOST) -> list[MarkLabel]:
     """Where draw_marks puts each tag (same rules, same arguments), in mark order."""
-    return [lab for lab, _ in _layout(image_shape, _targets(image_shape, objects, instance, only_actor_ids))]
+    targets = _targets(image_shape, objects, instance, only_actor_ids, min_survival)
+    return [lab for lab, _ in _layout(image_shape, targets)]
 
 
 def _layout(image_shape, targets: list[_Target]) -> list[tuple[MarkLabel, _Target]]:
@@ -231,7 +243,8 @@ def _layout(image_shape, targets: list[_Target]) -> list[tuple[MarkLabel, _Targe
         bcx = (bx1 + bx2) / 2.0
         iu, iv, clearance = _interior_point(t)
         centres = []
-        fits_inside = clearance >= 0.5 * h
+        # inside when the tag fits the mask and hides at most 40 % of it (small objects get their tag outside)
+        fits_inside = clearance >= 0.5 * h and w * h <= 0.4 * int(t.mask.sum())
         if fits_inside:
             centres.append((iu, iv))
         centres += [
@@ -263,11 +276,13 @@ def _layout(image_shape, targets: list[_Target]) -> list[tuple[MarkLabel, _Targe
 
 
 def draw_marks(image: np.ndarray, objects: Sequence[Any], *, instance: np.ndarray | None = None,
-               only_actor_ids: Iterable[int] | None = None, alpha: float = FILL_ALPHA) -> np.ndarray:
+               only_actor_ids: Iterable[int] | None = None, alpha: float = FILL_ALPHA,
+               min_survival: float | None = SURVIVAL_LOST) -> np.ndarray:
     """A new (H, W, 3) uint8 image: `image` with the Set-of-Mark overlay of `objects` (ObjectAnnotation or dicts
     with mark, actor_id, bbox_2d, polygon). `instance` (H, W) holds actor ids (0 = none) and gives exact masks;
     without it the objects' polygons are rasterised. `only_actor_ids` restricts the overlay to those actors (one
-    event's overlay); everything else is left untouched. Objects with mark <= 0 or no visible box are skipped."""
+    event's overlay); everything else is left untouched. Objects with mark <= 0 or no visible box are skipped, and
+    so are objects whose `survival` (sdg.som.survival) is below `min_survival` (None: mark them all)."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f"draw_marks: image must be (H, W, 3) uint8 RGB, got shape {img.shape} dtype {img.dtype}")
@@ -280,7 +295,7 @@ def draw_marks(image: np.ndarray, objects: Sequence[Any], *, instance: np.ndarra
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"draw_marks: alpha must be in [0, 1], got {alpha}")
     out = img.copy()
-    layout = _layout(img.shape, _targets(img.shape, objects, instance, only_actor_ids))
+    layout = _layout(img.shape, _targets(img.shape, objects, instance, only_actor_ids, min_survival))
     style = TagStyle.for_image(height, width)
     # 1. fills, in mark order (later marks blend over earlier ones where masks touch)
     for lab, t in layout:

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from sdg import __version__
+from sdg.augment.base import stable_seed
 from sdg.clips import ClipSpec
 from sdg.codec import decode_image, encode_array, encode_image
 from sdg.geometry import Camera
@@ -15,9 +16,6 @@ from sdg.model import ROW_SCHEMA, EventRecord, ObjectAnnotation
 from sdg.stages.augment import unpack_variants
 from sdg.stages.base import Stage
 from sdg.stages.groundtruth import sensor_clip
-
-SURVIVAL_LOST = 0.3  # below this survival score an object counts as lost after augmentation
-
 
 def table_to_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
@@ -35,10 +33,10 @@ class PostprocessStage(Stage):
 
     def process(self, row: dict) -> dict:
         from sdg.augment.controls import normals_to_rgb
-        from sdg.som.marks import draw_marks
-        from sdg.som.qa import make_qa
-        from sdg.som.survival import survival_scores
         from sdg.codec import unpack_arrays
+        from sdg.som.marks import draw_marks
+        from sdg.som.qa import balance_yes_no, make_qa
+        from sdg.som.survival import survival_scores, with_survival
 
         spec = ClipSpec.from_json(row["spec"])
         camera = Camera.from_dict(spec.camera)
@@ -69,17 +67,19 @@ class PostprocessStage(Stage):
             )
         rows = []
         for v, var in enumerate(variants):
+            frames_objects, frames_qa, frames_som = [], [], []
             for t in range(len(clip.times)):
                 objects = [ObjectAnnotation.model_validate(o) for o in ann["objects"][t]]
                 events = [EventRecord.model_validate(e) for e in ann["events"][t]]
                 aug = decode_image(var["frames"][t])
-                scores = survival_scores(clip.rgb[t], aug, objects, clip.instance[t])
-                objects = [o.model_copy(update={"survival": float(scores.get(o.actor_id, 0.0))})
-                           if o.mark > 0 and o.bbox_2d is not None else o for o in objects]
-                som = draw_marks(aug, objects, instance=clip.instance[t])
-                frame_key = f"{spec.clip_id}/{t}"
-                qa = make_qa(objects, events, seed=spec.seed, frame_key=frame_key,
-                             width=camera.width, height=camera.height)
+                objects = with_survival(objects, survival_scores(clip.rgb[t], aug, objects, clip.instance[t]))
+                frames_som.append(encode_image(draw_marks(aug, objects, instance=clip.instance[t]), "jpeg", q))
+                frames_qa.append(make_qa(objects, events, seed=spec.seed, frame_key=f"{spec.clip_id}/{v}/{t}",
+                                         width=camera.width, height=camera.height))
+                frames_objects.append((objects, events))
+            frames_qa = balance_yes_no(frames_qa, seed=stable_seed(spec.seed, spec.clip_id, v))
+            for t in range(len(clip.times)):
+                objects, events = frames_objects[t]
                 rows.append(
                     {
                         "job": spec.job,
@@ -92,11 +92,11 @@ class PostprocessStage(Stage):
                         "width": camera.width,
                         "height": camera.height,
                         "image": var["frames"][t],
-                        "som_image": encode_image(som, "jpeg", q),
+                        "som_image": frames_som[t],
                         **per_frame[t],
                         "objects": [o.model_dump() for o in objects],
                         "events": [e.model_dump() for e in events],
-                        "qa": [x.model_dump() for x in qa],
+                        "qa": [x.model_dump() for x in frames_qa[t]],
                         "prompt": var["prompt"],
                         "look": var["look"],
                         "seed": int(spec.seed),
