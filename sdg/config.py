@@ -83,7 +83,7 @@ class CarlaEndpoint(_Cfg):
 
 
 class Endpoints(_Cfg):
-    carla: CarlaEndpoint = CarlaEndpoint()
+    carla: CarlaEndpoint = Field(default_factory=CarlaEndpoint)
     cosmos_url: str | None = None  # Gradio server of Cosmos-Transfer2.5; env SDG_COSMOS_URL overrides
     vlm_url: str | None = None  # Cosmos-Reason1 NIM; env SDG_VLM_URL
     llm_url: str | None = None  # Nemotron NIM; env SDG_LLM_URL
@@ -130,11 +130,11 @@ class JobConfig(_Cfg):
     seed: int = 0
     cameras: list[CameraConfig] = Field(min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
-    augmentation: Augmentation = Augmentation()
-    backends: Backends = Backends()
-    endpoints: Endpoints = Endpoints()
-    resources: Resources = Resources()
-    output: Output = Output()
+    augmentation: Augmentation = Field(default_factory=Augmentation)
+    backends: Backends = Field(default_factory=Backends)
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+    resources: Resources = Field(default_factory=Resources)
+    output: Output = Field(default_factory=Output)
     source: Path | None = Field(None, exclude=True)  # the file this came from
 
     @field_validator("name")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from ray import serve
 
+from sdg.augment.cosmos import cosmos_urls
 from sdg.config import JobConfig, load_config
 
 
@@ -23,10 +24,6 @@ def _cfg(config) -> JobConfig:
     if isinstance(config, dict):
         return JobConfig.model_validate(config)
     return load_config(config)
-
-
-def cosmos_urls(cfg: JobConfig) -> list[str]:
-    return [u.strip() for u in (cfg.endpoints.cosmos_url or "").split(",") if u.strip()]
 
 
 def _rank() -> int:

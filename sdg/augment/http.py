@@ -1,4 +1,4 @@
-"""Shared helpers of the network clients: bounded exponential backoff, secret redaction, endpoint verdicts.
+"""Shared helpers of the network clients: bounded exponential backoff and secret redaction.
 
 Secrets (API keys, tokens) come only from the environment. Every text that may reach a log, an exception or a report
 goes through :func:`redact`, which removes the current values of the secret environment variables, bearer tokens and
@@ -11,11 +11,10 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterable, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["SECRET_ENV_VARS", "redact", "redact_url", "backoff_delays", "retry", "Verdict"]
+__all__ = ["SECRET_ENV_VARS", "redact", "redact_url", "backoff_delays", "retry"]
 
 T = TypeVar("T")
 
@@ -100,16 +99,3 @@ def retry(
                 logger.warning("%s failed (%s: %s); retry %d/%d in %.2f s", what, type(e).__name__,
                                redact(e)[:300], attempt, len(delays), d)
             sleep(d)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Preflight result for one endpoint: ``ok``, the (redacted) endpoint and a one-line detail / what to do."""
-
-    name: str
-    endpoint: str
-    ok: bool
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.endpoint}: {'OK' if self.ok else 'FAIL'} - {self.detail}"

@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 
-from sdg.augment.http import Verdict, redact, redact_url, retry
+from sdg.augment.http import redact, redact_url, retry
+from sdg.check import Verdict
 
-__all__ = ["NimError", "NimClient"]
+__all__ = ["NimError", "NimClient", "check_nims"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,14 @@ class NimClient:
         self.max_backoff = float(max_backoff)
         self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
         self._rng = random.Random()
+
+    def __getstate__(self) -> dict:
+        """Picklable (Ray ships clients to actors): the HTTP connection pool is per process."""
+        return {k: v for k, v in self.__dict__.items() if k != "_http"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
 
     def __repr__(self) -> str:
         return f"NimClient(url={redact_url(self.url)!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
@@ -141,16 +150,17 @@ class NimClient:
 
     def check(self) -> Verdict:
         """Preflight: the server is ready and serves ``self.model``."""
-        ep = redact_url(self.url)
+        service = f"NIM {redact_url(self.url)} ({self.model})"
         try:
             self._once("GET", "/v1/health/ready", None)
             served = self.models()
         except NimError as e:
-            return Verdict("nim", ep, False, str(e))
+            return Verdict(service, False, str(e), "start the NIM (it can take minutes to load) or fix the url "
+                                                    "(endpoints.vlm_url / llm_url, $SDG_VLM_URL / $SDG_LLM_URL)")
         if self.model not in served:
-            return Verdict("nim", ep, False, f"model {self.model!r} not served (serves {served}); fix the model "
-                                             "name in endpoints.*_model")
-        return Verdict("nim", ep, True, f"ready, serves {self.model}")
+            return Verdict(service, False, f"model {self.model!r} not served (serves {served})",
+                           "fix endpoints.vlm_model / llm_model")
+        return Verdict(service, True, "ready, model served")
 
     def models(self) -> list[str]:
         """Ids of the models the server serves (``GET /v1/models`` → ``data[].id``)."""
@@ -183,3 +193,22 @@ class NimClient:
         if isinstance(content, list):  # content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
         return str(content)
+
+
+def check_nims(cfg) -> list[Verdict]:
+    """Preflight of the VLM and LLM NIMs of a :class:`~sdg.config.JobConfig` (``backends.prompts: nim``)."""
+    ep = cfg.endpoints
+    out = []
+    for role, url, env, model in (("VLM", ep.vlm_url, "SDG_VLM_URL", ep.vlm_model),
+                                  ("LLM", ep.llm_url, "SDG_LLM_URL", ep.llm_model)):
+        url = url or os.environ.get(env)
+        if not url:
+            out.append(Verdict(f"NIM {role}", False, f"no url for the {role} NIM",
+                               f"set endpoints.{role.lower()}_url or ${env}, or use backends.prompts: template"))
+            continue
+        client = NimClient(url, model, retries=0, timeout=10.0)
+        try:
+            out.append(client.check())
+        finally:
+            client.close()
+    return out

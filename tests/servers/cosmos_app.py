@@ -1,0 +1,281 @@
+"""A real Gradio app with the endpoints and signatures of the Cosmos-Transfer2.5 server (``cosmos-gradio``).
+
+Endpoints: ``/upload_file(file) -> JSON text``, ``/upload_file_list(files) -> JSON text``,
+``/generate_video(request_text) -> (video, status text)`` and the API-only ``/generate(request_dict) -> dict``.
+The request is validated by a strict pydantic model with the server's field names (extra fields rejected), the
+uploaded input video is decoded with cv2 directly (not with sdg's video module) and answered with a colour-graded
+copy (:func:`grade`) at the input's size and frame count (``max_frames`` applied).
+
+Modes (``server.mode``): ``normal``; ``wrong_count`` (drops the last frame); ``transient`` (the next
+``server.failures`` calls of /generate_video fail: odd ones with the server's "workers restarted" empty result,
+even ones with HTTP 502 at the HTTP layer, then it works); ``bad_json`` (answers "Error parsing request JSON");
+``legacy`` (the older ``Result json: {...}`` text and no file output; the client must GET /gradio_api/file=).
+Everything the server saw is recorded in ``server.requests`` / ``server.controls_seen`` / ``server.auth``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import gradio as gr
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+def grade(rgb: np.ndarray) -> np.ndarray:
+    """The server's 'augmentation': channels reversed (R<-B, B<-R), scaled by 0.8, plus a blue-ish offset.
+    (T,H,W,3) uint8 RGB in and out."""
+    out = rgb[..., ::-1].astype(np.float32) * 0.8 + np.array([0.0, 10.0, 40.0], np.float32)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def read_video(path: str) -> np.ndarray:
+    cap = cv2.VideoCapture(path)
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f[:, :, ::-1])
+    cap.release()
+    if not frames:
+        raise ValueError(f"{path}: no frames")
+    return np.stack(frames)
+
+
+def write_video(path: str, rgb: np.ndarray, fps: float = 10.0) -> None:
+    t, h, w = rgb.shape[:3]
+    wr = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in rgb:
+        wr.write(np.ascontiguousarray(f[:, :, ::-1]))
+    wr.release()
+
+
+class _Control(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    control_path: str | None = None
+    control_weight: float = Field(1.0, ge=0.0, le=1.0)
+    mask_path: str | None = None
+    mask_prompt: str | None = None
+
+
+class _EdgeControl(_Control):
+    preset_edge_threshold: Literal["very_low", "low", "medium", "high", "very_high"] = "medium"
+
+
+class _VisControl(_Control):
+    preset_blur_strength: Literal["very_low", "low", "medium", "high", "very_high"] = "medium"
+
+
+class _SegControl(_Control):
+    control_prompt: str | None = None
+
+
+class TransferRequest(BaseModel):
+    """The fields of cosmos_transfer2.config.InferenceArguments that a client may send (strict types)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str
+    prompt: str
+    negative_prompt: str = "(server default negative prompt)"
+    seed: int = 2025
+    guidance: int = Field(3, ge=0, le=7)
+    video_path: str
+    max_frames: int | None = Field(None, gt=0)
+    context_frame_index: int | None = None
+    image_context_path: str | None = None
+    num_conditional_frames: Literal[0, 1, 2] = 1
+    resolution: str = "720"
+    sigma_max: str | None = None
+    num_video_frames_per_chunk: int = Field(93, gt=0)
+    num_steps: int = Field(35, gt=0)
+    show_control_condition: bool = False
+    show_input: bool = False
+    keep_input_resolution: bool = True
+    edge: _EdgeControl | None = None
+    depth: _Control | None = None
+    vis: _VisControl | None = None
+    seg: _SegControl | None = None
+
+    @model_validator(mode="after")
+    def _checks(self):
+        if not any((self.edge, self.depth, self.vis, self.seg)):
+            raise ValueError("No controls provided, please provide at least one control key (edge, blur, depth, seg)")
+        for p in [self.video_path] + [c.control_path for c in (self.edge, self.depth, self.vis, self.seg)
+                                      if c is not None and c.control_path]:
+            if not os.path.isfile(p):
+                raise ValueError(f"Path does not point to a file: {p}")
+        return self
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class _FailHttp:
+    """ASGI middleware: answers 502 to queue joins while the server has HTTP failures pending."""
+
+    def __init__(self, app, server: "CosmosTestServer"):
+        self.app, self.server = app, server
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].endswith("/queue/join") and self.server._take_http_failure():
+            await send({"type": "http.response.start", "status": 502,
+                        "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"bad gateway (test)"})
+            return
+        await self.app(scope, receive, send)
+
+
+class CosmosTestServer:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.uploads = self.root / "uploads"
+        self.outputs = self.root / "outputs"
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        self.outputs.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.reset()
+        self.demo = self._build()
+        self.url: str | None = None
+
+    def reset(self, mode: str = "normal", failures: int = 0) -> None:
+        with getattr(self, "lock", threading.Lock()):
+            self.mode = mode
+            self.failures = failures
+            self._http_pending = 0
+            self.http_failed = 0
+            self.generate_calls = 0
+            self.uploaded: list[str] = []
+            self.requests: list[dict] = []
+            self.controls_seen: list[dict[str, tuple[tuple[int, ...], tuple[float, ...]]]] = []
+            self.auth: list[str | None] = []
+
+    # ----------------------------------------------------------------- handlers
+    def _take_http_failure(self) -> bool:
+        with self.lock:
+            if self._http_pending > 0:
+                self._http_pending -= 1
+                self.http_failed += 1
+                return True
+            return False
+
+    def _upload(self, file) -> str:
+        try:
+            src = str(file)
+            dest_dir = self.uploads / f"upload_{len(self.uploaded):04d}"
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            dest = dest_dir / os.path.basename(src)
+            shutil.copy2(src, dest)
+            self.uploaded.append(str(dest))
+            return json.dumps({"path": str(dest)})
+        except Exception as e:  # the real server answers errors as JSON too
+            return json.dumps({"error": f"Upload error: {e}"})
+
+    def _upload_list(self, files) -> str:
+        out = [json.loads(self._upload(f)) for f in files or [] if f is not None]
+        return json.dumps({"files": out})
+
+    def _status(self, status: str, videos: list[str] | None = None) -> str:
+        return json.dumps({"rank": 0, "status": status, "request_id": self.generate_calls,
+                           "result": {"videos": videos} if videos else {}}, indent=4)
+
+    def _infer(self, req: dict) -> tuple[str, list[str]]:
+        """Validate and run one request; (status, videos)."""
+        try:
+            r = TransferRequest.model_validate(req)
+        except ValidationError as e:
+            return str(e), []
+        rgb = read_video(r.video_path)
+        if r.max_frames is not None:
+            if r.max_frames > len(rgb):
+                return f"max_frames {r.max_frames} exceeds the {len(rgb)} frames of the input video", []
+            rgb = rgb[: r.max_frames]
+        seen = {}
+        for key in ("edge", "depth", "vis", "seg"):
+            c = getattr(r, key)
+            if c is not None and c.control_path:
+                v = read_video(c.control_path)
+                seen[key] = (tuple(v.shape), tuple(float(x) for x in v[0].reshape(-1, 3).mean(0)))
+        out = grade(rgb)
+        if self.mode == "wrong_count":
+            out = out[:-1]
+        path = str(self.outputs / f"{r.name}_{self.generate_calls:03d}.mp4")
+        write_video(path, out)
+        with self.lock:
+            self.requests.append(req)
+            self.controls_seen.append(seen)
+        return "success", [path]
+
+    def _generate_video(self, request_text: str, request: gr.Request):
+        with self.lock:
+            self.generate_calls += 1
+            h = request.headers if request is not None else {}
+            # gradio_client sends its token as x-hf-authorization
+            self.auth.append(h.get("x-hf-authorization") or h.get("authorization"))
+            mode = self.mode
+            if mode == "transient" and self.failures > 0:
+                # the server's own answer after a worker timeout: empty result, workers restarted; the next
+                # failure (if any) is an HTTP 502 on the client's next queue join
+                self.failures -= 1
+                if self.failures > 0:
+                    self.failures -= 1
+                    self._http_pending += 1
+                return None, self._status("Worker not repsonsive. Restarted all workers.")
+        if mode == "bad_json":
+            return None, "Error parsing request JSON: Expecting value: line 1 column 1 (char 0)\n" \
+                         "Please ensure your request is valid JSON."
+        try:
+            req = json.loads(request_text)
+        except json.JSONDecodeError as e:
+            return None, f"Error parsing request JSON: {e}\nPlease ensure your request is valid JSON."
+        status, videos = self._infer(req)
+        if mode == "legacy":
+            return None, f"Video generated.\nResult json: {json.dumps({'videos': videos})}" if videos else status
+        return (videos[0] if videos else None), self._status(status, videos)
+
+    def _generate(self, request_dict: dict) -> dict:
+        status, videos = self._infer(request_dict)
+        return json.loads(self._status(status, videos))
+
+    # ----------------------------------------------------------------- app
+    def _build(self) -> gr.Blocks:
+        with gr.Blocks(title="Cosmos-Transfer2.5 (test)", analytics_enabled=False) as demo:
+            with gr.Row(visible=False):
+                up_in = gr.File(visible=False)
+                up_out = gr.Textbox(visible=False)
+                up_list_in = gr.File(visible=False, file_count="multiple")
+                up_list_out = gr.Textbox(visible=False)
+            request_input = gr.Code(label="Request (JSON)", value="{}", language="json", interactive=True)
+            output_video = gr.Video(label="Generated Video")
+            status_text = gr.Textbox(label="Status", interactive=False)
+            button = gr.Button("Generate Video")
+            up_in.upload(fn=self._upload, inputs=[up_in], outputs=[up_out], api_name="upload_file")
+            up_list_in.upload(fn=self._upload_list, inputs=[up_list_in], outputs=[up_list_out],
+                              api_name="upload_file_list")
+            button.click(fn=self._generate_video, inputs=[request_input], outputs=[output_video, status_text],
+                         api_name="generate_video")
+            gr.api(fn=self._generate, api_name="generate")
+        return demo
+
+    def start(self) -> str:
+        from starlette.middleware import Middleware
+
+        port = free_port()
+        self.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                         allowed_paths=[str(self.root)], app_kwargs={"middleware": [Middleware(_FailHttp, server=self)]})
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    def close(self) -> None:
+        self.demo.close()

@@ -1,0 +1,308 @@
+"""CosmosTransferClient against a real Gradio app with the Cosmos-Transfer2.5 server's endpoints (tests/servers)."""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from servers.cosmos_app import CosmosTestServer, free_port, grade  # noqa: E402
+
+from sdg.augment.base import AugmentRequest, Augmenter, Look  # noqa: E402
+from sdg.augment.cosmos import (  # noqa: E402
+    CosmosOutputMismatch,
+    CosmosRequestError,
+    CosmosTransferClient,
+    CosmosUnavailable,
+    check_cosmos,
+    make_augmenter_client,
+    parse_status,
+)
+from sdg.augment.video import encode_mp4  # noqa: E402
+from sdg.config import ConfigError, parse_config  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # gradio's own pandas deprecations
+
+CONTROL_LEVEL = {"edge": 30, "depth": 90, "seg": 150, "vis": 210}  # each control a distinct grey level
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cosmos_server")
+    saved = {k: os.environ.get(k) for k in ("GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED")}
+    os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio_tmp")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    srv = CosmosTestServer(root)
+    srv.start()
+    yield srv
+    srv.close()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture()
+def srv(server):
+    server.reset()
+    return server
+
+
+def clip(t: int = 12, h: int = 48, w: int = 64) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    frames = [np.dstack([40 + 170 * xx / w, 50 + 140 * yy / h, np.full_like(xx, 60.0 + 8 * i)]) for i in range(t)]
+    return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
+
+
+def request(clip_id: str = "clipA", t: int = 12, h: int = 48, w: int = 64, controls=("edge", "depth", "seg", "vis"),
+            seed: int = 4242, variant: int = 1) -> AugmentRequest:
+    rgb = clip(t, h, w)
+    return AugmentRequest(
+        clip_id=clip_id, look=Look("fog", "night", "wet", seed=seed, variant=variant),
+        prompt="A traffic camera video of an intersection at night in fog.", rgb=rgb,
+        depth=np.full((t, h, w), 10.0, np.float32), semantic=np.zeros((t, h, w), np.uint8),
+        controls={c: np.full((t, h, w, 3), CONTROL_LEVEL[c], np.uint8) for c in controls}, fps=10.0)
+
+
+def client(srv, **kw) -> CosmosTransferClient:
+    kw.setdefault("retries", 3)
+    kw.setdefault("backoff", 0.01)
+    kw.setdefault("timeout", 60.0)
+    return CosmosTransferClient(srv.url, **kw)
+
+
+def test_check_lists_generate_video(srv):
+    v = client(srv).check()
+    assert v.ok, v.line()
+    assert "/generate_video" in v.detail and "/upload_file" in v.detail
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    dead = CosmosTransferClient(dead_url, retries=0).check()
+    assert not dead.ok and "SDG_COSMOS_URL" in dead.line() and dead_url in dead.line()
+    # preflight of a config with two servers: one verdict each
+    verdicts = check_cosmos(_cfg(endpoints={"cosmos_url": f"{srv.url}, {dead_url}"}))
+    assert [x.ok for x in verdicts] == [True, False]
+    assert srv.url in verdicts[0].service and dead_url in verdicts[1].service
+
+
+def test_round_trip_frames_resolution_and_grade(srv):
+    c = client(srv, control_weights={"edge": 1.0, "depth": 0.5, "seg": 0.25, "vis": 0.3})
+    assert isinstance(c, Augmenter) and c.name == "cosmos"
+    req = request()
+    out = c.augment(req)
+    assert out.shape == req.rgb.shape and out.dtype == np.uint8
+    expected = grade(req.rgb).astype(np.int16)
+    assert np.abs(out.astype(np.int16) - expected).mean() < 6.0  # the server's grade, through two lossy encodes
+    assert np.abs(out.astype(np.int16) - req.rgb.astype(np.int16)).mean() > 30  # and really changed
+    # red out = 0.8 * blue in: the channel swap proves RGB order is kept end to end
+    assert np.abs(out[..., 0].astype(float) - 0.8 * req.rgb[..., 2]).mean() < 6.0
+
+    body = srv.requests[-1]
+    assert body["seed"] == 4242 and body["max_frames"] == 12 and body["keep_input_resolution"] is True
+    assert body["name"] == "clipA_v1" and body["prompt"] == req.prompt
+    assert body["guidance"] == 3 and body["num_steps"] == 35 and body["num_video_frames_per_chunk"] == 93
+    assert body["num_conditional_frames"] == 1 and body["resolution"] == "720"
+    assert "sigma_max" not in body  # unset: the server's default
+    weights = {k: body[k]["control_weight"] for k in ("edge", "depth", "seg", "vis")}
+    assert weights == {"edge": 1.0, "depth": 0.5, "seg": 0.25, "vis": 0.3}
+    # every control uploaded as its own file with its own content
+    paths = {body[k]["control_path"] for k in ("edge", "depth", "seg", "vis")} | {body["video_path"]}
+    assert len(paths) == 5 and all(p in srv.uploaded for p in paths)
+    seen = srv.controls_seen[-1]
+    for k, level in CONTROL_LEVEL.items():
+        shape, mean = seen[k]
+        assert shape == (12, 48, 64, 3)
+        assert all(abs(m - level) < 6 for m in mean), (k, mean)
+
+
+def test_configured_controls_and_prebuilt_control_bytes(srv):
+    req = request(controls=("depth", "seg", "vis"))
+    edge = np.zeros((12, 48, 64, 3), np.uint8)
+    edge[:, :, 32:] = 255  # right half white
+    req.control_videos["edge"] = encode_mp4(edge, 10.0)
+    out = client(srv, controls=["edge", "depth"]).augment(req)
+    assert out.shape == req.rgb.shape
+    body = srv.requests[-1]
+    assert "edge" in body and "depth" in body and "seg" not in body and "vis" not in body
+    assert len(srv.uploaded) == 3  # input + two controls
+    _, mean = srv.controls_seen[-1]["edge"]
+    assert all(abs(m - 127.5) < 6 for m in mean)  # the bytes we passed, not a re-encode of something else
+
+
+def test_options_and_clip_longer_than_a_chunk(srv):
+    c = client(srv, options={"guidance": 5, "num_steps": 10, "sigma_max": 80, "num_video_frames_per_chunk": 8,
+                             "negative_prompt": "cartoon"})
+    req = request(t=20)
+    out = c.augment(req)
+    assert out.shape == (20, 48, 64, 3)
+    body = srv.requests[-1]
+    assert body["sigma_max"] == "80" and isinstance(body["sigma_max"], str)
+    assert body["guidance"] == 5 and body["num_steps"] == 10
+    assert body["num_video_frames_per_chunk"] == 8 and body["max_frames"] == 20
+    assert body["negative_prompt"] == "cartoon"
+    req.negative_prompt = "blurry"
+    c.augment(req)
+    assert srv.requests[-1]["negative_prompt"] == "blurry"  # the request's own wins
+
+
+def test_odd_size_clip_comes_back_at_its_size(srv):
+    req = request(h=47, w=63, t=6)
+    out = pickle.loads(pickle.dumps(client(srv))).augment(req)  # also: a client shipped to a Ray actor works
+    assert out.shape == (6, 47, 63, 3)
+    assert np.abs(out.astype(np.int16) - grade(req.rgb).astype(np.int16)).mean() < 6.0
+
+
+def test_wrong_frame_count_is_an_error(srv):
+    srv.reset("wrong_count")
+    with pytest.raises(CosmosOutputMismatch) as ei:
+        client(srv).augment(request(clip_id="clip-wrong"))
+    e = ei.value
+    assert e.clip_id == "clip-wrong" and e.expected == (12, 48, 64) and e.got == (11, 48, 64)
+    assert "clip clip-wrong" in str(e) and "11 frames of 64x48" in str(e) and "expected 12 frames" in str(e)
+    assert srv.generate_calls == 1  # not retried
+
+
+def test_transient_failures_are_retried_then_succeed(srv, caplog):
+    srv.reset("transient", failures=2)
+    caplog.set_level(logging.WARNING, logger="sdg.augment.cosmos")
+    req = request()
+    out = client(srv).augment(req)
+    assert out.shape == req.rgb.shape
+    assert srv.generate_calls == 2 and srv.http_failed == 1  # one "workers restarted" answer, one HTTP 502
+    retries = [r for r in caplog.records if "retry" in r.getMessage()]
+    assert len(retries) == 2
+    assert "Restarted all workers" in retries[0].getMessage() and "502" in retries[1].getMessage()
+
+
+def test_retries_are_bounded_and_the_error_says_what_to_do(srv):
+    srv.reset("transient", failures=100)
+    with pytest.raises(CosmosUnavailable) as ei:
+        client(srv, retries=2).augment(request(clip_id="clipB"))
+    msg = str(ei.value)
+    assert srv.generate_calls + srv.http_failed == 3
+    assert srv.url in msg and "clipB" in msg and "3 attempts" in msg and "SDG_COSMOS_URL" in msg
+
+
+def test_connection_refused_is_retried_then_named(caplog):
+    caplog.set_level(logging.WARNING, logger="sdg.augment.cosmos")
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(CosmosUnavailable) as ei:
+        CosmosTransferClient(url, retries=2, backoff=0.01).augment(request())
+    assert url in str(ei.value) and "ConnectError" in str(ei.value)
+    assert len([r for r in caplog.records if "retry" in r.getMessage()]) == 2
+
+
+def test_bad_json_answer_is_not_retried(srv):
+    srv.reset("bad_json")
+    with pytest.raises(CosmosRequestError, match="Error parsing request JSON"):
+        client(srv).augment(request())
+    assert srv.generate_calls == 1
+
+
+class _ExtraFieldClient(CosmosTransferClient):
+    def build_request(self, req, video_path, control_paths):
+        return {**super().build_request(req, video_path, control_paths), "bogus_field": 1}
+
+
+def test_server_validation_error_is_reported_not_retried(srv):
+    c = _ExtraFieldClient(srv.url, retries=3, backoff=0.01)
+    with pytest.raises(CosmosRequestError) as ei:
+        c.augment(request())
+    assert "bogus_field" in str(ei.value) and "Extra inputs are not permitted" in str(ei.value)
+    assert srv.generate_calls == 1 and srv.requests == []
+
+
+def test_legacy_result_json_and_file_download(srv):
+    srv.reset("legacy")
+    req = request()
+    out = client(srv).augment(req)
+    assert out.shape == req.rgb.shape
+    assert np.abs(out.astype(np.int16) - grade(req.rgb).astype(np.int16)).mean() < 6.0
+
+
+def test_token_is_sent_but_never_shown(srv, caplog, monkeypatch):
+    secret = "hf_SECRETtoken0123456789"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    caplog.set_level(logging.DEBUG)
+    c = client(srv, token_env="HF_TOKEN", retries=1)
+    c.augment(request())
+    assert srv.auth[-1] == f"Bearer {secret}"
+    client(srv).augment(request())  # no token_env: nothing sent, not even gradio_client's HF_TOKEN fallback
+    assert srv.auth[-1] is None
+    srv.reset("transient", failures=100)
+    with pytest.raises(CosmosUnavailable) as e1:
+        c.augment(request())
+    srv.reset("bad_json")
+    with pytest.raises(CosmosRequestError) as e2:
+        c.augment(request())
+    dead = CosmosTransferClient(f"http://127.0.0.1:{free_port()}", retries=0, token_env="HF_TOKEN")
+    with pytest.raises(CosmosUnavailable) as e3:
+        dead.augment(request())
+    for text in (str(e1.value), str(e2.value), str(e3.value), repr(c), dead.check().line(), caplog.text):
+        assert secret not in text
+
+
+def test_bad_settings_and_requests_fail_early(srv):
+    with pytest.raises(ValueError, match="bogus"):
+        CosmosTransferClient(srv.url, options={"bogus": 1})
+    with pytest.raises(ValueError, match="keep_input_resolution"):
+        CosmosTransferClient(srv.url, options={"keep_input_resolution": False})
+    with pytest.raises(ValueError, match=r"control_weights.depth: 1.5"):
+        CosmosTransferClient(srv.url, control_weights={"depth": 1.5})
+    with pytest.raises(ValueError, match="normals"):
+        CosmosTransferClient(srv.url, controls=["edge", "normals"])
+    c = client(srv, controls=["edge", "seg"])
+    with pytest.raises(ValueError, match=r"\['seg'\] are configured but missing"):
+        c.augment(request(controls=("edge",)))
+    req = request()
+    req.prompt = "  "
+    with pytest.raises(ValueError, match="empty prompt"):
+        c.augment(req)
+    req = request()
+    req.controls["edge"] = req.controls["edge"][:5]
+    with pytest.raises(ValueError, match="control 'edge' has shape"):
+        c.augment(req)
+    assert srv.generate_calls == 0
+
+
+def test_parse_status_both_forms():
+    new = '{"rank": 0, "status": "success", "request_id": 3, "result": {"videos": ["/out/a.mp4"]}}'
+    assert parse_status(new) == ("success", ["/out/a.mp4"])
+    assert parse_status('{"rank":0,"status":"boom","request_id":0,"result":{}}') == ("boom", [])
+    assert parse_status('{"status":"success","result":{"images":["/o/x.jpg"]}}') == ("success", ["/o/x.jpg"])
+    old = 'Generation done in 312 s\nResult json: {"videos": ["/mnt/out/v.mp4"], "elapsed": 3}'
+    assert parse_status(old) == ("success", ["/mnt/out/v.mp4"])
+    assert parse_status("something else") == ("something else", [])
+    with pytest.raises(CosmosRequestError, match="could not parse"):
+        parse_status("Error parsing request JSON: Expecting value")
+
+
+def _cfg(**over):
+    data = {"name": "t", "cameras": [{"name": "cam"}], "scenarios": [{"id": "s1"}],
+            "backends": {"augmenter": "cosmos"}}
+    data.update(over)
+    return parse_config(data)
+
+
+def test_make_augmenter_client_from_config(monkeypatch):
+    monkeypatch.delenv("SDG_COSMOS_URL", raising=False)
+    cfg = _cfg(endpoints={"cosmos_url": "http://cosmos:8080/"},
+               augmentation={"controls": ["edge", "seg"], "control_weights": {"edge": 0.9, "seg": 0.4},
+                             "cosmos": {"num_steps": 20, "sigma_max": 70}})
+    c = make_augmenter_client(cfg)
+    assert c.url == "http://cosmos:8080" and c.controls == ["edge", "seg"]
+    assert c.control_weights["edge"] == 0.9 and c.control_weights["seg"] == 0.4
+    assert c.options.num_steps == 20 and c.options.sigma_max == "70"
+    assert make_augmenter_client(_cfg(endpoints={"cosmos_url": "http://a:1, http://b:2"})).url == "http://a:1"
+    monkeypatch.setenv("SDG_COSMOS_URL", "http://other:9000")
+    assert make_augmenter_client(_cfg()).url == "http://other:9000"  # no endpoints section: the env is used
+    monkeypatch.delenv("SDG_COSMOS_URL")
+    with pytest.raises(ConfigError, match="SDG_COSMOS_URL"):
+        make_augmenter_client(_cfg())
+    with pytest.raises(ConfigError, match="augmentation.*typo_field"):
+        make_augmenter_client(_cfg(endpoints={"cosmos_url": "http://c:1"}, augmentation={"cosmos": {"typo_field": 1}}))
