@@ -1,0 +1,226 @@
+"""Annotate a clip: per-frame object annotations (2D/3D boxes, polygons, visibility), clip-stable Set-of-Mark
+numbers and per-frame event records. Pure (no Ray); the ground-truth stage wraps it.
+
+Which objects a frame reports: every scene actor with at least `min_pixels` visible pixels (instance == actor id),
+and also every actor whose box centre is in front of the camera (planar depth > 0), at most `max_distance` metres
+from the camera centre, and whose projected 3D box overlaps the image, even with no visible pixel (fully occluded
+objects are reported with visibility 0 and bbox_2d None: hard negatives). Instance ids that are not scene actors are
+ignored.
+
+Marks: 1..N over the clip by order of first appearance (frame index, then larger pixel count, then actor id), where
+"appearance" means at least `min_pixels` visible pixels; an actor never that visible gets mark 0 in every frame.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sdg.geometry import Camera
+from sdg.groundtruth.masks import InstancePixels, index_instances, mask_polygons
+from sdg.groundtruth.projection import ProjectedBox, project_box
+from sdg.groundtruth.visibility import SilhouetteFn, silhouette_counts, visibility_metrics
+from sdg.model import Box3D, EventRecord, ObjectAnnotation, SensorClip
+from sdg.scene import Actor, Event, Scene
+
+EVENT_TIME_TOLERANCE = 1e-6  # seconds: a frame at exactly t_start / t_end is inside the event
+
+
+@dataclass
+class ClipAnnotations:
+    marks: dict[int, int]  # actor_id -> mark 1..N, stable over the clip (only actors that get a mark)
+    objects: list[list[ObjectAnnotation]]  # per frame of the clip, sorted by mark (unmarked last), then actor id
+    events: list[list[EventRecord]]  # per frame: every scene event, `active` when the frame time is in its span
+
+
+def assign_marks(first_seen: dict[int, tuple[int, int]]) -> dict[int, int]:
+    """Marks 1..N from {actor_id: (first frame with enough pixels, pixel count in that frame)}: earlier frame first,
+    then more pixels, then smaller actor id."""
+    order = sorted(first_seen, key=lambda a: (first_seen[a][0], -first_seen[a][1], a))
+    return {a: i + 1 for i, a in enumerate(order)}
+
+
+def frame_events(events: list[Event], time: float, marks: dict[int, int]) -> list[EventRecord]:
+    """One EventRecord per scene event at frame time `time` (s). `marks` lists the marks of the event's actors in
+    the order of actor_ids, leaving out actors without a mark."""
+    out = []
+    for ev in events:
+        out.append(
+            EventRecord(
+                kind=ev.kind,
+                actor_ids=[int(a) for a in ev.actor_ids],
+                marks=[marks[a] for a in ev.actor_ids if marks.get(a, 0) > 0],
+                t_start=float(ev.t_start),
+                t_end=float(ev.t_end),
+                active=bool(ev.t_start - EVENT_TIME_TOLERANCE <= time <= ev.t_end + EVENT_TIME_TOLERANCE),
+            )
+        )
+    return out
+
+
+def _default_silhouette_fn() -> SilhouetteFn:
+    """sdg.render.silhouette, with one SceneRenderer kept per (scene, camera) for the duration of a call of
+    annotate_clip when the renderer exposes it (building a renderer per object would redo its per-scene setup)."""
+    try:
+        from sdg.render import silhouette  # noqa: PLC0415 (lazy: the renderer is heavy and optional here)
+    except ImportError as e:
+        raise ImportError(
+            "annotate_clip: no silhouette_fn was given and sdg.render.silhouette cannot be imported "
+            f"({e}); pass silhouette_fn=sdg.groundtruth.box_silhouette to use the actors' 3D boxes instead"
+        ) from e
+    try:
+        from sdg.render import SceneRenderer  # noqa: PLC0415
+    except ImportError:
+        return silhouette
+    renderers: dict = {}
+
+    def cached(scene: Scene, camera: Camera, k: int, actor_id: int, rect: tuple[int, int, int, int]) -> np.ndarray:
+        key = (id(scene), camera)
+        if key not in renderers:
+            renderers[key] = SceneRenderer(scene, camera)
+        return renderers[key].silhouette(k, actor_id, rect)
+
+    return cached
+
+
+def _validate(scene: Scene, camera: Camera, clip: SensorClip) -> None:
+    t, h, w = clip.instance.shape
+    if (h, w) != (camera.height, camera.width):
+        raise ValueError(
+            f"SensorClip.instance frames are {w}x{h} but camera {camera.name!r} is {camera.width}x{camera.height};"
+            " annotate with the camera the clip was rendered with"
+        )
+    for name in ("times", "frame_indices"):
+        n = len(getattr(clip, name))
+        if n != t:
+            raise ValueError(f"SensorClip.{name} has {n} entries for {t} frames")
+    fi = np.asarray(clip.frame_indices)
+    if t and (fi.min() < 0 or fi.max() >= len(scene.times)):
+        raise ValueError(
+            f"SensorClip.frame_indices span {int(fi.min())}..{int(fi.max())} but scene {scene.name!r} has "
+            f"{len(scene.times)} frames"
+        )
+    for a in scene.actors:
+        if len(a.poses) != len(scene.times):
+            raise ValueError(
+                f"scene {scene.name!r}: actor {a.id} has {len(a.poses)} poses for {len(scene.times)} scene frames"
+            )
+
+
+def _silhouette_rect(pb: ProjectedBox, pix: InstancePixels | None, margin: int) -> tuple[int, int, int, int]:
+    """Integer rectangle covering the projected box outline (and the visible pixels) plus `margin` pixels."""
+    boxes = []
+    b = pb.bounds()
+    if b is not None:
+        boxes.append((math.floor(b[0]), math.floor(b[1]), math.ceil(b[2]), math.ceil(b[3])))
+    if pix is not None:
+        boxes.append((pix.u0, pix.v0, pix.u1 + 1, pix.v1 + 1))
+    # bounds of a near-clipped outline can be astronomically large; keep them in int range before capping
+    lim = 1 << 30
+    u0 = max(min(x[0] for x in boxes) - margin, -lim)
+    v0 = max(min(x[1] for x in boxes) - margin, -lim)
+    u1 = min(max(x[2] for x in boxes) + margin, lim)
+    v1 = min(max(x[3] for x in boxes) + margin, lim)
+    return int(u0), int(v0), int(u1), int(v1)
+
+
+def annotate_clip(
+    scene: Scene,
+    camera: Camera,
+    clip: SensorClip,
+    silhouette_fn: SilhouetteFn | None = None,
+    *,
+    min_pixels: int = 16,
+    max_distance: float = 150.0,
+    polygon_tolerance: float = 1.0,
+    max_silhouette_pixels: int = 1 << 20,
+    window_margin: float = 1.0,
+    silhouette_margin: int = 2,
+) -> ClipAnnotations:
+    """Annotate every frame of `clip` (rendered from `scene` through `camera`).
+
+    silhouette_fn(scene, camera, k, actor_id, (u0, v0, u1, v1)) -> bool (v1-v0, u1-u0) mask of the actor alone at
+    scene frame k (default: sdg.render.silhouette, imported lazily; sdg.groundtruth.box_silhouette for box actors).
+    min_pixels: visible pixels for an object to count as seen (and to earn a mark). max_distance (m): farthest
+    fully-occluded object still reported. polygon_tolerance (px): Douglas-Peucker tolerance of the outlines.
+    max_silhouette_pixels / window_margin: cost caps of the silhouette (sdg.groundtruth.visibility).
+    silhouette_margin (px): extra border around the projected box when rendering the silhouette, for renderers
+    whose shapes stick slightly out of the box.
+    """
+    _validate(scene, camera, clip)
+    sil = silhouette_fn if silhouette_fn is not None else _default_silhouette_fn()
+    W, H = camera.width, camera.height
+    actors: list[Actor] = list(scene.actors)
+    centers = np.stack([a.box_centers() for a in actors], axis=1) if actors else np.zeros((len(scene.times), 0, 3))
+    speeds = (
+        np.stack([np.linalg.norm(a.velocities(scene.times), axis=1) for a in actors], axis=1)
+        if actors
+        else np.zeros((len(scene.times), 0))
+    )
+    cam_loc = np.asarray(camera.location, dtype=np.float64)
+
+    first_seen: dict[int, tuple[int, int]] = {}
+    pending: list[list[dict]] = []  # per frame: ObjectAnnotation fields without the mark
+    for t in range(clip.instance.shape[0]):
+        k = int(clip.frame_indices[t])
+        pixels = index_instances(clip.instance[t])
+        c_world = centers[k]
+        c_cam = camera.to_camera(c_world) if actors else np.zeros((0, 3))
+        dist = np.linalg.norm(c_world - cam_loc, axis=1) if actors else np.zeros(0)
+        frame: list[dict] = []
+        for i, a in enumerate(actors):
+            pix = pixels.get(a.id)
+            visible = pix.count if pix is not None else 0
+            seen = visible >= min_pixels
+            if not seen and not (c_cam[i, 2] > 0 and dist[i] <= max_distance):
+                continue
+            rotation = [float(x) for x in a.poses[k, 3:6]]
+            pb = project_box(camera, a.size, c_world[i], rotation)
+            if not seen and not pb.intersects_image(W, H):
+                continue
+            if seen and a.id not in first_seen:
+                first_seen[a.id] = (t, visible)
+            counts = silhouette_counts(
+                sil, scene, camera, k, a.id, _silhouette_rect(pb, pix, silhouette_margin),
+                max_pixels=max_silhouette_pixels, window_margin=window_margin,
+            )
+            vis, occ, trunc = visibility_metrics(visible, counts.s_all, counts.s_in)
+            amodal = pb.amodal_box(W, H)
+            if amodal is None:  # the box lies behind the near plane but the renderer shows pixels of the actor
+                amodal = pix.tight_box if pix is not None else [0.0, 0.0, 0.0, 0.0]
+            frame.append(
+                dict(
+                    actor_id=int(a.id),
+                    category=a.category,
+                    type_id=a.type_id,
+                    bbox_2d=pix.tight_box if pix is not None else None,
+                    bbox_2d_amodal=amodal,
+                    polygon=mask_polygons(pix.crop(), (pix.u0, pix.v0), polygon_tolerance) if pix is not None else [],
+                    bbox_3d=Box3D(
+                        center=[float(x) for x in c_world[i]],
+                        size=[float(x) for x in a.size],
+                        rotation=rotation,
+                        center_camera=[float(x) for x in c_cam[i]],
+                    ),
+                    corners_2d=[[float(u), float(v)] for u, v in pb.uv],
+                    distance=float(dist[i]),
+                    visibility=vis,
+                    occlusion=occ,
+                    truncation=trunc,
+                    pixels=int(visible),
+                    speed=float(speeds[k, i]),
+                    state=(a.states[k] if a.states is not None and k < len(a.states) else None),
+                    size_source=a.size_source,
+                )
+            )
+        pending.append(frame)
+
+    marks = assign_marks(first_seen)
+    objects = []
+    for frame in pending:
+        objs = [ObjectAnnotation(mark=marks.get(f["actor_id"], 0), **f) for f in frame]
+        objs.sort(key=lambda o: (o.mark == 0, o.mark, o.actor_id))
+        objects.append(objs)
+    events = [frame_events(scene.events, float(clip.times[t]), marks) for t in range(len(pending))]
+    return ClipAnnotations(marks=marks, objects=objects, events=events)
