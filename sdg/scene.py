@@ -111,7 +111,8 @@ class Scene:
     lights: list[Light] = field(default_factory=list)
     sun_direction: tuple[float, float, float] = (-0.4, 0.3, -0.85)  # direction light travels (world, unit-ish)
     sky_color: tuple[int, int, int] = (150, 185, 225)
-    source: str = "builtin"  # "builtin" | "recording:<file>"
+    source: str = "builtin"  # "builtin" | "recording:<file name>"
+    source_path: str | None = None  # the imported file (recordings), for backends that replay it
 
     @property
     def fps(self) -> float:
