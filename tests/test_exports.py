@@ -195,3 +195,25 @@ def test_clashing_clip_ids_get_distinct_images(tmp_path):
     a, b = (im["file_name"] for im in doc["images"])
     assert a != b
     assert (tmp_path / b).read_bytes() == rows[1]["image"]
+
+
+def test_video_export_writes_decodable_clips(tmp_path):
+    import numpy as np
+
+    from sdg.augment.video import read_mp4
+    from sdg.codec import encode_image
+    from sdg.export.video import export_videos
+
+    rows = []
+    for v in (0, 1):
+        for f in range(5):
+            img = np.full((32, 48, 3), 40 * f + 60 * v, np.uint8)
+            b = encode_image(img, "png")
+            rows.append({"clip_id": "s.cam", "variant": v, "frame_index": f, "timestamp": f * 0.1,
+                         "rgb_image": b, "edge_image": b, "image": b, "som_image": b})
+    folder = export_videos(rows, tmp_path)
+    names = sorted(p.name for p in (folder / "s.cam").iterdir())
+    assert names == ["edge.mp4", "rgb.mp4", "v0_augmented.mp4", "v0_som.mp4", "v1_augmented.mp4", "v1_som.mp4"]
+    clip = read_mp4(folder / "s.cam" / "v1_augmented.mp4")
+    assert clip.shape == (5, 32, 48, 3)
+    assert abs(float(clip[4].mean()) - (40 * 4 + 60)) < 4

@@ -118,3 +118,37 @@ def test_cli_unknown_scenario_kind_names_it(tmp_path):
     r = _cli("run", str(p), "--output", str(out))
     assert r.returncode == 2 and "alien_invasion" in r.stderr
     assert not (out / "shards").exists()
+
+
+def _replay_job(log: Path):
+    return small_job(scenarios=[{
+        "kind": "recording", "id": "rec", "log": str(log),
+        "scenario_json": str(REPO / "configs/recordings/intersection_collision.json"), "fps": 2}],
+        augmentation={"variants": 1})
+
+
+def test_recording_replays_end_to_end_on_the_builtin_simulator(tmp_path):
+    res = run_job(parse_config(_replay_job(REPO / "configs/recordings/intersection_collision.log")),
+                  tmp_path / "rec", executor="local", exports=False)
+    assert res.ok, res.failed
+    man = json.loads((tmp_path / "rec" / "manifest.json").read_text())
+    rows = pq.read_table(tmp_path / "rec" / man["clips"]["rec.corner"]["shard"]).to_pylist()
+    assert len(rows) == 8  # 4 s window at 2 fps
+    assert rows[0]["timestamp"] == pytest.approx(3.0)  # recording seconds
+    sources = {o["size_source"] for r in rows for o in r["objects"]}
+    assert sources <= {"log", "table", "default"} and "log" in sources
+    assert any(e["kind"] == "collision" and e["active"] for r in rows for e in r["events"])
+
+
+def test_truncated_log_exits_2_naming_file_and_offset_and_writes_nothing(tmp_path):
+    src = (REPO / "configs/recordings/intersection_collision.log").read_bytes()
+    log = tmp_path / "cut.log"
+    log.write_bytes(src[: len(src) // 2 + 3])
+    p = tmp_path / "job.yaml"
+    p.write_text(yaml.safe_dump(_replay_job(log)))
+    out = tmp_path / "out"
+    r = _cli("run", str(p), "--output", str(out))
+    assert r.returncode == 2, r.stderr
+    assert "cut.log" in r.stderr and "offset" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (out / "shards").exists()

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import cv2
 import numpy as np
 
+from sdg.export.files import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
 from sdg.tags import CATEGORIES
 
 _SUPERCATEGORY = {
@@ -33,25 +32,6 @@ _JPEG_QUALITY = 95
 
 
 # ----------------------------------------------------------------------------------------------- shared helpers
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to a temp file in the same folder, then os.replace it onto `path` (readers never see a part)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 class RowError(ValueError):
     """A dataset row that cannot be exported; the message names the row and the column."""
 

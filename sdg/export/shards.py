@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sdg.export.files import atomic_write_bytes
 from sdg.model import ROW_SCHEMA
 
 MANIFEST = "manifest.json"
@@ -31,15 +32,6 @@ def _rows_per_group(table: pa.Table, target_bytes: int) -> int:
         return 1
     per_row = max(1, table.nbytes // table.num_rows)
     return max(1, int(target_bytes // per_row))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_shard(out_dir: Path, clip_id: str, table: pa.Table, row_group_bytes: int = 64 << 20) -> dict:
