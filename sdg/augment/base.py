@@ -64,6 +64,7 @@ class AugmentRequest:
     lights: list[np.ndarray] = field(default_factory=list)  # per frame (N,7): u, v, z, r, g, b, intensity
     negative_prompt: str = ""
     control_videos: dict[str, bytes] = field(default_factory=dict)  # encoded mp4 per control, made once per clip
+    camera: dict | None = None  # sdg.geometry.Camera.as_dict() of the clip (fov for 3D effects)
 
 
 @runtime_checkable

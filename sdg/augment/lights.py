@@ -7,9 +7,10 @@ Each frame gets a float32 array (N, 7) of rows ``u, v, z, r, g, b, intensity``:
 - ``intensity``: > 0 for a visible emitter (street lamp, headlight, tail light), drawn as a source with bloom and
   lighting its surroundings. Vehicle lamps are directional: their intensity is scaled by
   ``sqrt(cos)`` of the angle between the lamp's axis (forward for headlights, backward for tail lights) and the
-  direction to the camera, and lamps facing away from the camera (cos <= 0.05) are left out. < 0 marks a *beam spot*: a point on the road ahead of a headlight that is lit by the
-  beam, with no visible emitter of its own; the augmenter lights the surroundings of such a row with |intensity|
-  and draws no glare. A chain of spots along each headlight's axis draws the light cone on the road.
+  direction to the camera, and lamps facing away from the camera (cos <= 0.05) are left out.
+  Intensity < 0 marks a *beam spot*: a point on the road ahead of a headlight that is lit by the beam, with no
+  visible emitter of its own; the augmenter lights the surroundings of such a row with |intensity| and draws no
+  glare. A chain of spots along each headlight pair's axis draws the light cone on the road.
 
 Sources:
 - ``scene.lights`` with ``actor_id == 0``: world positions (street lamps).
@@ -40,7 +41,7 @@ CORNER_INSET = 0.25  # metres in from the box side
 # Beam spots along a headlight pair's axis: (distance ahead of the front bumper m, height above the road m,
 # relative intensity). Spots rise and thin out with distance so that their overlapping pools widen and fade like a
 # low-beam cone on the road.
-BEAM_SPOTS = tuple((a, 0.5 + 0.07 * a, 0.45 / (1.0 + (a / 16.0) ** 2)) for a in (2.0, 4.5, 7.0, 10.0, 13.5, 17.5, 22.0,
+BEAM_SPOTS = tuple((a, 0.35 + 0.05 * a, 0.45 / (1.0 + (a / 16.0) ** 2)) for a in (2.0, 4.5, 7.0, 10.0, 13.5, 17.5, 22.0,
                                                                                27.0))
 
 

@@ -4,17 +4,23 @@ Everything is computed from the clean frame, its planar depth (metres) and its C
 stays aligned pixel for pixel with the ground truth (no geometric warps). Work happens in linear light (sRGB
 decoded); the stages run in the order lighting -> weather -> road -> sensor:
 
-- lighting: ``day`` (unchanged), ``dusk`` (warm grade, lowered contrast, warm sky gradient with a sun glow, lamps
-  switching on), ``night`` (ambient x ~0.04 with a blue tint, near-black sky, lit windows on buildings, street lamps
-  and vehicle lamps lighting their surroundings with inverse-square falloff, glare/bloom at the visible emitters,
-  headlight beams on the road).
+- lighting: ``day`` (unchanged); ``dusk`` (golden-hour split toning: warm light on bright pixels, bluish skylight
+  in dark ones, lowered contrast, a warm sky gradient by elevation above the horizon with a sun glow, lamps
+  switching on); ``night`` (no sun: the static ground's sun shadows are lifted, the remaining day contrast
+  compressed, ambient x ~0.02 with a blue tint, near-black sky with a horizon glow, lit windows on buildings,
+  street lamps and vehicle lamps lighting their surroundings with inverse-square falloff (luminaires downwards),
+  glare at the visible emitters, headlight beams on the road).
 - weather: ``fog`` (Koschmieder: ``I = I0 e^(-beta d) + A (1 - e^(-beta d))``, d the ray distance from the camera
-  centre, beta = 3.912 / visibility), ``rain`` (darker desaturated grade, overcast sky, light haze, depth-layered
-  motion-blurred streaks hidden behind nearer geometry), ``snow`` (cold grade, haze, snow cover on up-facing
-  surfaces, depth-layered drifting flakes), ``clear``.
+  centre, beta = 3.912 / visibility, lamp halos in-scattered at night), ``rain`` (overcast: sun shadows lifted,
+  darker desaturated grade, grey sky, light haze, depth-layered motion-blurred streaks hidden behind nearer
+  geometry), ``snow`` (overcast, cold grade, haze, snow cover on up-facing surfaces, depth-layered drifting flakes),
+  ``clear``.
 - road: wet (``road == "wet"`` or rain): darker asphalt and planar mirror reflections of the scene above the road
   (forward-splatted through the fitted road plane), weighted by Fresnel (Schlick) and a seeded puddle pattern.
 - sensor: slight vignetting and signal-dependent noise, seeded per frame.
+
+Lit windows follow the windows painted on the facades (detected on the clip's static background) and fall back to a
+procedural facade grid on bare walls. Per-clip work (background, windows, static lamps' light, sky) is done once.
 
 3D quantities need the focal length: ``fov`` (horizontal, degrees) of the camera that made the frames. The road
 plane (camera height and the up direction in camera coordinates) is fitted to the road pixels' 3D points, so a
@@ -37,15 +43,18 @@ LIGHTINGS = ("day", "night", "dusk")
 ROADS = ("dry", "wet")
 
 ROAD_TAGS = (1, 24)  # road, road line
+_ROAD_LUT = np.zeros(256, dtype=bool)
+_ROAD_LUT[list(ROAD_TAGS)] = True
 SKY_TAG = 11
 BUILDING_TAG = 3
 DUSK_SHADOW_TINT = (0.62, 0.66, 0.9)
+DUSK_HAZE_TINT = (1.0, 0.9, 0.84)
 KOSCHMIEDER_CONTRAST = 3.912  # -ln(0.02): visibility is where contrast falls to 2 %
 
 # Lamp lighting: irradiance added at a point at distance d from a lamp row of intensity I is
 # gain * S * I / (d^2 + EPS) (linear units; the pixel's day colour is its albedo).
-S_EMIT = 10.0  # emitters (street lamps, vehicle lamps): luminaires lighting downwards (cos^2 of the nadir angle)
-S_BEAM = 5.0  # beam spots (negative intensity rows): isotropic
+S_EMIT = 6.0  # emitters (street lamps, vehicle lamps): luminaires lighting downwards (cos^2 of the nadir angle)
+S_BEAM = 3.5  # beam spots (negative intensity rows): isotropic, falloff s / (d^2 + eps)^1.5
 LIGHT_EPS = 1.0  # m^2
 E_MIN = 0.006  # irradiance below which a lamp's contribution is ignored (window culling)
 
@@ -54,8 +63,8 @@ _DECODE = np.where(np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 255.0 / 1
                    ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4).astype(np.float32)
 _ENC_LEVELS = 16384
 _lv = np.arange(_ENC_LEVELS, dtype=np.float64) / (_ENC_LEVELS - 1)
-_ENCODE_F = (255.0 * np.where(_lv <= 0.0031308, _lv * 12.92, 1.055 * _lv ** (1 / 2.4) - 0.055)).astype(np.float32)
-_ENCODE_U8 = np.clip(np.rint(_ENCODE_F), 0, 255).astype(np.uint8)
+_ENCODE_U8 = np.clip(np.rint(255.0 * np.where(_lv <= 0.0031308, _lv * 12.92, 1.055 * _lv ** (1 / 2.4) - 0.055)), 0,
+                     255).astype(np.uint8)
 _LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
@@ -84,10 +93,13 @@ def luminance(lin: np.ndarray) -> np.ndarray:
 
 def koschmieder(lin: np.ndarray, ray_distance: np.ndarray, beta: float, airlight) -> np.ndarray:
     """Koschmieder's law on linear RGB (H, W, 3): ``I0 e^(-beta d) + A (1 - e^(-beta d))``. ``ray_distance`` (H, W)
-    metres along the viewing ray (inf for the sky, which becomes pure airlight); beta in 1/m."""
-    t = np.exp(-np.float32(beta) * ray_distance.astype(np.float32, copy=False))[..., None]
+    metres along the viewing ray (inf for the sky, which becomes pure airlight); beta in 1/m. Returns a new array."""
+    t = np.exp(ray_distance.astype(np.float32) * np.float32(-beta))[..., None]
     a = np.asarray(airlight, dtype=np.float32)
-    return lin * t + a * (np.float32(1.0) - t)
+    out = lin - a
+    out *= t
+    out += a
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- parameters
@@ -136,7 +148,7 @@ def look_params(look: Look) -> LookParams:
     elif look.lighting == "dusk":
         exposure = lerp(0, 0.5, 0.7)
         tint, sat, contrast, gain, windows = (1.05, 0.74, 0.45), 1.0, 0.85, 0.35, lerp(1, 0.12, 0.25)
-        light_scale = exposure * np.array(tint)
+        light_scale = exposure * np.array(DUSK_HAZE_TINT)  # haze scatters the whole sky's light: barely warm
     else:  # night
         exposure = lerp(0, 0.014, 0.024)
         tint, sat, contrast, gain, windows = (0.55, 0.7, 1.0), 0.65, 1.0, 1.0, lerp(1, 0.22, 0.4)
@@ -146,13 +158,13 @@ def look_params(look: Look) -> LookParams:
     rain_density = snow_density = 0.0
     w_tint = np.ones(3)
     if look.weather == "fog":
-        visibility = lerp(2, 40.0, 120.0)
+        visibility = lerp(2, 90.0, 220.0)  # dense enough to hide the far scene, not the near traffic
         sat *= 0.85
     elif look.weather == "rain":
         visibility = lerp(2, 250.0, 600.0)
         exposure *= lerp(3, 0.55, 0.7)
         light_scale = light_scale * 0.62
-        sat *= 0.6
+        sat *= 0.75
         w_tint = np.array([0.95, 0.98, 1.04])
         airlight_day = np.array([0.42, 0.44, 0.47])
         rain_density = lerp(4, 0.6, 1.2)
@@ -160,7 +172,7 @@ def look_params(look: Look) -> LookParams:
         visibility = lerp(2, 150.0, 400.0)
         exposure *= lerp(3, 0.8, 0.95)
         light_scale = light_scale * 0.85
-        sat *= 0.8
+        sat *= 0.9
         w_tint = np.array([0.93, 0.98, 1.08])
         airlight_day = np.array([0.6, 0.63, 0.68])
         snow_density = lerp(4, 0.6, 1.2)
@@ -197,9 +209,10 @@ class ClipGeometry:
 
     def points(self, depth: np.ndarray, step: int = 1) -> np.ndarray:
         """(h, w, 3) float32 camera-frame points of a planar-depth image sampled every ``step`` pixels."""
-        d = depth[step // 2::step, step // 2::step].astype(np.float32, copy=False)
-        xs = ((np.arange(d.shape[1]) * step + step / 2.0 - self.width / 2.0) / self.focal).astype(np.float32)
-        ys = ((np.arange(d.shape[0]) * step + step / 2.0 - self.height / 2.0) / self.focal).astype(np.float32)
+        oy, ox = min(step // 2, depth.shape[0] - 1), min(step // 2, depth.shape[1] - 1)
+        d = depth[oy::step, ox::step].astype(np.float32, copy=False)
+        xs = ((np.arange(d.shape[1]) * step + ox + 0.5 - self.width / 2.0) / self.focal).astype(np.float32)
+        ys = ((np.arange(d.shape[0]) * step + oy + 0.5 - self.height / 2.0) / self.focal).astype(np.float32)
         return np.stack([d * xs[None, :], d * ys[:, None], d], axis=-1)
 
 
@@ -258,6 +271,11 @@ def normals_from_points(p: np.ndarray) -> np.ndarray:
     """(h, w, 3) unit normals of a camera-frame point image, facing the camera. At each pixel the horizontal and
     vertical differences are taken towards the neighbour with the smaller depth jump, so normals do not smear
     across depth discontinuities."""
+
+    if p.shape[0] < 2 or p.shape[1] < 2:  # no neighbours: face the camera
+        out = np.zeros(p.shape, np.float32)
+        out[..., 2] = -1.0
+        return out
 
     def diff(axis: int) -> np.ndarray:
         fwd = np.zeros_like(p)
@@ -354,8 +372,9 @@ def background_frame(depth: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]
 
 def detect_windows(lin: np.ndarray, depth: np.ndarray, sem: np.ndarray, focal: float) -> np.ndarray:
     """Window rectangles already painted on building facades (renderer textures, CARLA materials): building pixels
-    whose colour departs (any channel) by > 20 % + 5 codes from the facade's local median (a median filter over building pixels only: every
-    other pixel is replaced by a 0/255 checkerboard, which leaves the median of the building pixels in place),
+    whose colour departs (any channel) by > 20 % + 5 codes from the facade's local median (a median filter over
+    building pixels only: every other pixel is replaced by a 0/255 checkerboard, which leaves the median of the
+    building pixels in place),
     grouped into 4-connected components that are compact (>= 55 % of their box) and window-sized (0.4..4.5 m
     each way at their depth). Returns an int32 label image, 0 = not a window, 1..N = window."""
     b = sem == BUILDING_TAG
@@ -388,13 +407,22 @@ def detect_windows(lin: np.ndarray, depth: np.ndarray, sem: np.ndarray, focal: f
     return remap[labels]
 
 
+# Snow: share of an up-facing surface covered, and a typical albedo (linear) to recover the shading, per tag.
+_SNOW_AMOUNT = np.full(256, 0.85, np.float32)
+_SNOW_ALBEDO = np.full(256, 0.2, np.float32)
+for _tag, _amount, _albedo in ((1, 0.72, 0.1), (24, 0.72, 0.35), (2, 0.95, 0.22), (10, 1.0, 0.12), (25, 1.0, 0.15),
+                               (9, 0.9, 0.08), (3, 0.95, 0.2), (SKY_TAG, 0.0, 1.0)):
+    _SNOW_AMOUNT[_tag], _SNOW_ALBEDO[_tag] = _amount, _albedo
+_SNOW_AMOUNT[[12, 13]] = 0.0  # people: no snow caps
+_SNOW_AMOUNT[14:20] = 0.3  # vehicles in traffic: a dusting on roofs and bonnets, their colour stays readable
+
 GROUND_TAGS = (1, 2, 10, 24, 25)  # road, sidewalk, terrain, road line, ground: flat, lit alike without the sun
 
 
 def ground_deshadow_gain(lin: np.ndarray, sem: np.ndarray) -> np.ndarray:
     """(H, W) float32 gain >= 1 that lifts sun shadows out of the flat ground classes: within each class the
     shading is the class-only median luminance (5 x 5, edge-preserving, texture-free) over the class's sunlit
-    level (its 90th percentile); gain = 1 / shading, at most 4. 1 elsewhere. For overcast and night looks."""
+    level (its 90th percentile); gain = 1 / shading, at most 6. 1 elsewhere. For overcast and night looks."""
     h, w = sem.shape
     gain = np.ones((h, w), np.float32)
     y = linear_to_srgb(luminance(lin))
@@ -408,7 +436,7 @@ def ground_deshadow_gain(lin: np.ndarray, sem: np.ndarray) -> np.ndarray:
         sunlit = float(np.percentile(ylin, 90.0))
         if sunlit <= 1e-4:
             continue
-        gain[m] = 1.0 / np.clip(ylin / sunlit, 0.25, 1.0)
+        gain[m] = 1.0 / np.clip(ylin / sunlit, 1.0 / 6.0, 1.0)
     return gain
 
 
@@ -502,7 +530,9 @@ class LookRenderer:
     def frame(self, t: int) -> np.ndarray:
         """The augmented frame t, (H, W, 3) uint8."""
         rng = np.random.default_rng(stable_seed(self.look.seed, "frame", t))
-        depth = np.nan_to_num(self.depth[t].astype(np.float32), nan=SKY_DEPTH, posinf=SKY_DEPTH)
+        depth = self.depth[t].astype(np.float32)
+        if not np.isfinite(depth.sum()):
+            depth = np.nan_to_num(depth, nan=SKY_DEPTH, posinf=SKY_DEPTH)
         depth = np.clip(depth, 0.05, SKY_DEPTH)
         sem = self.semantic[t]
         sky = (sem == SKY_TAG) | (depth >= 0.99 * SKY_DEPTH)
@@ -639,19 +669,19 @@ class LookRenderer:
         return self._static
 
     def _lamp_irradiance(self, row: np.ndarray, pts: np.ndarray, nrm: np.ndarray, irr: np.ndarray,
-                         windowed: bool = True) -> None:
+                         windowed: bool = True, step: int = _LAMP_STEP) -> None:
         """Add one lamp's irradiance to ``irr`` at the points ``pts`` ((h, w, 3) image at 1/4 resolution or (n, 1, 3)
         gathered points with windowed=False): gain * S * I / (d^2 + eps) * (0.25 + 0.75 cos_surface), emitters
         only into the hemisphere below them."""
         u, v, z, r, g, b, inten = (float(x) for x in row)
         if z <= 0.1 or inten == 0.0:
             return
-        geo, step = self.geo, self._LAMP_STEP
+        geo = self.geo
         emit = inten > 0
         s = (S_EMIT if emit else S_BEAM) * abs(inten) * self.p.light_gain
         lx, ly = (u - self.w / 2.0) / geo.focal * z, (v - self.h / 2.0) / geo.focal * z
         if windowed:
-            reach = np.sqrt(s / E_MIN)
+            reach = np.sqrt(s / E_MIN) if emit else (s / E_MIN) ** (1.0 / 3.0)
             rad = reach * geo.focal / step / max(z - reach, 0.5)
             h4, w4 = pts.shape[:2]
             x0, x1 = int(max(0, u / step - rad)), int(min(w4, u / step + rad + 1))
@@ -666,6 +696,8 @@ class LookRenderer:
         d2 = dx * dx + dy * dy + dz * dz
         inv = 1.0 / np.sqrt(d2 + np.float32(1e-6))
         e = np.float32(s) / (d2 + np.float32(LIGHT_EPS))
+        if not emit:  # beam spots: a tighter pool (inverse cube), so a chain of them reads as a beam
+            e /= np.sqrt(d2 + np.float32(LIGHT_EPS))
         lam = (n[..., 0] * dx + n[..., 1] * dy + n[..., 2] * dz) * inv
         e *= np.float32(0.25) + np.float32(0.75) * np.clip(lam, 0.0, 1.0)
         if emit:  # luminaires throw their light downwards: intensity ~ cos^2 of the angle from the nadir
@@ -694,8 +726,13 @@ class LookRenderer:
         static_set = set(map(tuple, static_rows.astype(np.float64).tolist()))
         rows = ctx.lights
         dynamic = [r for r in np.round(rows.astype(np.float64), 4).tolist() if tuple(r) not in static_set]
-        for row in dynamic:
-            self._lamp_irradiance(np.asarray(row, np.float32), pts, nrm, irr)
+        if dynamic:  # moving lamps (vehicles): soft pools, computed at 1/8 resolution
+            pts8 = self.geo.points(ctx.depth, 2 * step)
+            nrm8 = normals_from_points(pts8)
+            irr8 = np.zeros(pts8.shape, np.float32)
+            for row in dynamic:
+                self._lamp_irradiance(np.asarray(row, np.float32), pts8, nrm8, irr8, step=2 * step)
+            irr += cv2.resize(irr8, (irr.shape[1], irr.shape[0]), interpolation=cv2.INTER_LINEAR)
         full = cv2.resize(irr, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
         full[ctx.sky] = 0.0
         albedo = cv2.pow(day, 0.8) if self.look.lighting == "night" else day
@@ -706,10 +743,15 @@ class LookRenderer:
             u, v, z, r, g, b, inten = (float(x) for x in row)
             if inten <= 0 or z <= 0.1 or not self._emitter_visible(u, v, z, ctx.depth):
                 continue
-            core = float(np.clip(0.1 * self.geo.focal / z, 0.8, 10.0))
+            # the lamp's disc (~0.1 m radius) as a Gaussian core; below 0.7 px it keeps its energy (dimmer, not
+            # bigger). The halo is lens glare: its size follows the image size, not the lamp's distance.
+            size = 0.1 * self.geo.focal / z
+            core = float(np.clip(size, 0.7, 10.0))
             amp = inten * self.p.light_gain
-            _radial_sprite(lin, u, v, np.array([r, g, b], np.float32) / 255.0, core, 4.0 * amp,
-                           (0.05 + 0.25 * fog) * amp, max_radius=300.0 * self.scale)
+            core_amp = 4.0 * amp * min(1.0, (size / core) ** 2 * 4.0)
+            halo_r = max(4.0 * core, 5.0 * self.scale)
+            _radial_sprite(lin, u, v, np.array([r, g, b], np.float32) / 255.0, core, core_amp,
+                           (0.04 + 0.25 * fog) * amp, halo_r=halo_r, max_radius=300.0 * self.scale)
 
     def _emitter_visible(self, u: float, v: float, z: float, depth: np.ndarray) -> bool:
         """A lamp shows when the surface seen at its pixel (median of 3 x 3) is not nearer than the lamp."""
@@ -728,12 +770,13 @@ class LookRenderer:
             if ctx.sky.any():  # overcast: a grey sky of the current brightness
                 ys = luminance(lin[ctx.sky])
                 grey = np.float32(1.6 if look.lighting == "day" else 1.0)
-                lin[ctx.sky] = (0.8 * ys.mean() + 0.2 * ys)[:, None] * grey * np.asarray(p.tint, np.float32)
+                tint = np.sqrt(np.asarray(p.tint, np.float32))
+                lin[ctx.sky] = (0.8 * ys.mean() + 0.2 * ys)[:, None] * grey * tint
         elif look.weather == "fog" and look.lighting == "day" and p.saturation != 1.0:
             lin = _saturate(lin, p.saturation)
         if np.isfinite(p.visibility_m):
             dist = ctx.depth * self.geo.ray_len
-            dist = np.where(ctx.sky, np.float32(np.inf), dist)
+            dist[ctx.sky] = np.inf
             lin = koschmieder(lin, dist, p.beta, p.airlight)
             if p.light_gain > 0 and len(ctx.lights):
                 self._scatter_halos(lin, ctx)
@@ -759,36 +802,55 @@ class LookRenderer:
             _radial_sprite(lin, u, v, np.array([r, gg, b], np.float32) / 255.0, halo / 4.0, 0.0, amp, halo_r=halo,
                            max_radius=3.0 * halo)
 
-    def _blurred_bg(self, lin: np.ndarray) -> np.ndarray:
+    def _blend_sparse(self, lin: np.ndarray, alpha: np.ndarray, colour_small: np.ndarray) -> None:
+        """In place: ``lin += alpha * (colour - lin)`` only where alpha > 0, colour looked up in a low-resolution
+        (h, w, 3) image by nearest cell."""
+        flat_a = alpha.reshape(-1)
+        idx = np.flatnonzero(flat_a)
+        if idx.size == 0:
+            return
+        a = flat_a[idx].astype(np.float32)
+        if alpha.dtype == np.uint8:
+            a *= np.float32(1.0 / 255.0)
+        v, u = np.divmod(idx, self.w)
+        sh, sw = colour_small.shape[:2]
+        c = colour_small[(v * sh) // self.h, (u * sw) // self.w]
+        flat = lin.reshape(-1, 3)
+        px = flat[idx]
+        px += a[:, None] * (c - px)
+        flat[idx] = px
+
+    def _small_bg(self, lin: np.ndarray) -> np.ndarray:
+        """The frame at 1/16 resolution, blurred: the local light level that lights streaks and flakes."""
         small = cv2.resize(lin, (max(self.w // 16, 2), max(self.h // 16, 2)), interpolation=cv2.INTER_AREA)
-        return cv2.resize(cv2.GaussianBlur(small, (0, 0), 1.5), (self.w, self.h), interpolation=cv2.INTER_LINEAR)
+        return cv2.GaussianBlur(small, (0, 0), 1.5)
 
     def _rain_streaks(self, lin: np.ndarray, ctx: "_Frame") -> None:
-        """Three depth layers of motion-blurred streaks, each hidden where the scene is nearer than the layer."""
+        """Three depth layers of motion-blurred streaks (anti-aliased lines, fresh every frame), each hidden where
+        the scene is nearer than the layer; streaks are lit by the local light level."""
         rng, p, sc = ctx.rng, self.p, self.scale
-        bg = self._blurred_bg(lin)
-        colour = bg * np.float32(1.5) + np.float32(0.5) * np.asarray(p.airlight, np.float32)
+        colour = self._small_bg(lin) * np.float32(1.5) + np.float32(0.5) * np.asarray(p.airlight, np.float32)
+        # (layer distance m, count at 960x540, length px, opacity, thickness px)
         layers = ((3.0, 120, 70.0, 0.16, 2), (8.0, 420, 34.0, 0.12, 1), (20.0, 1100, 14.0, 0.09, 1))
         ang = np.radians(p.rain_angle_deg)
-        alpha = np.zeros((self.h, self.w), np.float32)
+        alpha = np.zeros((self.h, self.w), np.uint8)
         for dist, count, length, opacity, thick in layers:
             n = int(count * p.rain_density * (self.w * self.h) / (960 * 540))
             if n == 0:
                 continue
             x = rng.uniform(-0.1 * self.w, 1.1 * self.w, n)
             y = rng.uniform(-0.1 * self.h, 1.1 * self.h, n)
-            L = length * sc * rng.uniform(0.7, 1.3, n)
+            length_px = length * sc * rng.uniform(0.7, 1.3, n)
             a = ang + rng.normal(0.0, 0.03, n)
-            dx, dy = np.sin(a) * L, np.cos(a) * L
+            dx, dy = np.sin(a) * length_px, np.cos(a) * length_px
             seg = np.stack([np.stack([x, y], 1), np.stack([x + dx, y + dy], 1)], 1)
             canvas = np.zeros((self.h, self.w), np.uint8)
-            cv2.polylines(canvas, np.round(seg * 4).astype(np.int32), False, 255, thickness=thick,
-                          lineType=cv2.LINE_AA, shift=2)
-            layer = canvas.astype(np.float32) * np.float32(opacity / 255.0)
-            layer[ctx.depth < dist] = 0.0
-            alpha = np.maximum(alpha, layer)
+            cv2.polylines(canvas, np.round(seg * 4).astype(np.int32), False, int(round(opacity * 255)),
+                          thickness=max(1, int(round(thick * sc))), lineType=cv2.LINE_AA, shift=2)
+            canvas[ctx.depth < dist] = 0
+            np.maximum(alpha, canvas, out=alpha)
         alpha = cv2.GaussianBlur(alpha, (3, 3), 0.6)
-        lin += alpha[..., None] * (colour - lin)
+        self._blend_sparse(lin, alpha, colour)
 
     def _init_flakes(self) -> list[tuple[np.ndarray, ...]]:
         rng = np.random.default_rng(stable_seed(self.look.seed, "flakes"))
@@ -804,10 +866,10 @@ class LookRenderer:
         return out
 
     def _snow_flakes(self, lin: np.ndarray, ctx: "_Frame") -> None:
-        """Drifting flakes in three depth layers; positions are continuous over time (seeded per clip)."""
+        """Drifting flakes in three depth layers; positions are continuous over time (seeded per clip), each layer
+        hidden where the scene is nearer than it; flakes take the local light level."""
         t = ctx.t
-        bright = float(np.clip(np.mean(self.p.airlight) * 1.15, 0.02, 0.95))
-        colour = np.array([bright * 0.97, bright, bright * 1.03], np.float32)
+        colour = self._small_bg(lin) * np.float32(0.8) + np.float32(0.9) * np.asarray(self.p.airlight, np.float32)
         alpha = np.zeros((self.h, self.w), np.float32)
         for dist, radius, fall, opacity, x0, y0, phase, speed in self._flakes:
             x = np.mod(x0 + t * self.p.snow_wind_px * self.scale * speed + 4.0 * self.scale * np.sin(
@@ -818,47 +880,59 @@ class LookRenderer:
             canvas[yi, xi] = 1.0
             sigma = max(radius * 0.6, 0.5)
             k = int(2 * np.ceil(3 * sigma) + 1)
-            canvas = cv2.GaussianBlur(canvas, (k, k), sigma) * np.float32(2.0 * np.pi * sigma * sigma * 0.6)
-            layer = np.minimum(canvas, 1.0) * np.float32(opacity)
-            layer[ctx.depth < dist] = 0.0
-            alpha = np.maximum(alpha, layer)
-        lin += alpha[..., None] * (colour - lin)
+            canvas = cv2.GaussianBlur(canvas, (k, k), sigma)
+            canvas *= np.float32(2.0 * np.pi * sigma * sigma * 0.6 * opacity)
+            canvas[ctx.depth < dist] = 0.0
+            np.maximum(alpha, canvas, out=alpha)
+        np.minimum(alpha, np.float32(1.0), out=alpha)
+        self._blend_sparse(lin, alpha, colour)
 
     def _snow_cover(self, lin: np.ndarray, ctx: "_Frame") -> np.ndarray:
-        """Snow on up-facing surfaces (normal . up from the depth), more on terrain/sidewalks than on the road;
-        shading kept from the frame's own brightness against a typical albedo per class."""
+        """Snow on up-facing surfaces (smoothstep of normal . up from the depth), in a per-class amount (less on the
+        road than on sidewalks and terrain) and a seeded patchiness. Its brightness keeps the frame's shading: the
+        pixel's luminance over a typical albedo of its class, times snow's 0.85."""
         nrm = self._normals(ctx)
         facing = np.clip((nrm @ self.geo.up.astype(np.float32) - 0.55) / 0.3, 0.0, 1.0)
         facing = cv2.resize(facing, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
-        amount = np.full(256, 0.85, np.float32)
-        albedo = np.full(256, 0.2, np.float32)
-        for tag, a, alb in ((1, 0.72, 0.1), (24, 0.72, 0.35), (2, 0.95, 0.22), (10, 1.0, 0.12), (25, 1.0, 0.15),
-                            (9, 0.9, 0.08), (3, 0.95, 0.2), (SKY_TAG, 0.0, 1.0), (14, 0.8, 0.2)):
-            amount[tag], albedo[tag] = a, alb
-        cover = facing * amount[ctx.sem] * self.snow_patch
-        cover[ctx.sky] = 0.0
+        cover = facing * _SNOW_AMOUNT[ctx.sem]
+        cover *= self.snow_patch
         ctx.snow = cover
-        y = luminance(lin)
-        snow_lum = np.clip(0.85 * y / albedo[ctx.sem], 0.0, 1.2 * max(float(np.max(self.p.airlight)), 0.05) + 0.3)
-        snow = snow_lum[..., None] * np.array([0.96, 0.98, 1.04], np.float32)
-        return lin + cover[..., None] * (snow - lin)
+        flat_c = cover.reshape(-1)
+        idx = np.flatnonzero(flat_c > 0.01)
+        if idx.size == 0:
+            return lin
+        flat = lin.reshape(-1, 3)
+        px = flat[idx]
+        y = px @ _LUMA
+        cap = 1.2 * max(float(np.max(self.p.airlight)), 0.05) + 0.3
+        snow_lum = np.clip(np.float32(0.85) * y / _SNOW_ALBEDO[ctx.sem.reshape(-1)[idx]], 0.0, cap)
+        snow = snow_lum[:, None] * np.array([0.96, 0.98, 1.04], np.float32)
+        px += flat_c[idx][:, None] * (snow - px)
+        flat[idx] = px
+        return lin
 
     # ------------------------------------------------------------------ road
     def _road(self, lin: np.ndarray, ctx: "_Frame") -> np.ndarray:
+        """Wet road (tags 1, 24): albedo darkened by the water film (x (1 - 0.45 wet)) and mirror reflections
+        weighted by Schlick's Fresnel term at the pixel's grazing angle, times the seeded puddle pattern; snow
+        cover keeps its share dry."""
         p = self.p
         if p.wetness <= 0:
             return lin
-        road = np.isin(ctx.sem, ROAD_TAGS)
-        if not road.any():
+        idx = np.flatnonzero(_ROAD_LUT[ctx.sem])
+        if idx.size == 0:
             return lin
-        wet = np.float32(p.wetness) * self.puddles
+        wet = np.float32(p.wetness) * self.puddles.reshape(-1)[idx]
         if ctx.snow is not None:
-            wet = wet * (1.0 - ctx.snow)
-        refl = self._reflection(lin, ctx)
-        f = self.fresnel * wet
-        darken = 1.0 - 0.45 * wet
-        out_road = lin * darken[..., None] * (1.0 - f[..., None]) + refl * f[..., None] * np.float32(0.9)
-        return np.where(road[..., None], out_road, lin)
+            wet *= np.float32(1.0) - ctx.snow.reshape(-1)[idx]
+        refl = self._reflection(lin, ctx).reshape(-1, 3)[idx]
+        f = self.fresnel.reshape(-1)[idx] * wet
+        flat = lin.reshape(-1, 3)
+        px = flat[idx]
+        px *= ((np.float32(1.0) - np.float32(0.45) * wet) * (np.float32(1.0) - f))[:, None]
+        px += refl * (np.float32(0.9) * f)[:, None]
+        flat[idx] = px
+        return lin
 
     def _reflection(self, lin: np.ndarray, ctx: "_Frame") -> np.ndarray:
         """Planar mirror image of the scene above the road plane, forward-splatted at half resolution (nearest
@@ -901,7 +975,7 @@ class LookRenderer:
                 col = np.zeros((h2, w2, 3), np.float32)
                 cov[iv[sel], iu[sel]] = 1.0
                 col[iv[sel], iu[sel]] = small[sv[sel], su[sel]]
-                k = (3, 9)  # wider vertically: rippled water smears reflections vertically
+                k = (3, 15)  # taller than wide: rippled water smears reflections vertically
                 cb = cv2.blur(cov, k)
                 colb = cv2.blur(col, k)
                 filled = colb / np.maximum(cb, 1e-6)[..., None]
@@ -912,18 +986,44 @@ class LookRenderer:
 
     # ------------------------------------------------------------------ sensor
     def _sensor(self, lin: np.ndarray, ctx: "_Frame") -> np.ndarray:
+        """Vignetting (1 - k r^2 in linear light), sRGB encoding, then Gaussian noise in code values with variance
+        read^2 + shot * signal (luma from the green channel), plus weaker half-resolution chroma noise."""
         if not self.sensor:
             return linear_to_srgb(lin)
-        lin = lin * self.vignette
-        s = _ENCODE_F[_encode_index(lin)] * np.float32(1.0 / 255.0)  # sRGB 0..1
+        lin *= self.vignette
+        s8 = linear_to_srgb(lin)
         p = self.p
-        sigma = np.sqrt(np.float32(p.read_noise ** 2) + np.float32(p.shot_noise) * luminance(s))
-        noise = ctx.rng.standard_normal((self.h, self.w), dtype=np.float32) * sigma
-        hc, wc = max(self.h // 2, 1), max(self.w // 2, 1)
-        chroma = ctx.rng.standard_normal((hc, wc, 3), dtype=np.float32) * np.float32(0.5 * p.read_noise)
-        chroma = cv2.resize(chroma, (self.w, self.h), interpolation=cv2.INTER_NEAREST)
-        s = s + noise[..., None] + chroma
-        return np.clip(s * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+        g = s8[..., 1].astype(np.float32) * np.float32(1.0 / 255.0)
+        sigma = np.sqrt(np.float32(p.read_noise ** 2) + np.float32(p.shot_noise) * g) * np.float32(255.0)
+        luma_n, chroma_n = self._noise(ctx.rng)
+        noise = chroma_n * np.float32(0.5 * p.read_noise * 255.0)
+        noise += (luma_n * sigma)[..., None]
+        return cv2.add(s8, np.rint(noise).astype(np.int16), dtype=cv2.CV_8U)
+
+    _NOISE_BANK = 3
+    _NOISE_PAD = 64
+
+    def _noise(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Unit Gaussian luma noise (H, W) and half-resolution chroma noise (H, W, 3) for one frame: a window at a
+        random offset into one of a few seeded per-clip fields (drawing fresh 1.5 M normals per frame would cost
+        more than all the rest of a simple look)."""
+        if getattr(self, "_bank", None) is None:
+            brng = np.random.default_rng(stable_seed(self.look.seed, "noise-bank"))
+            pad = self._NOISE_PAD
+            luma = [brng.standard_normal((self.h + pad, self.w + pad), dtype=np.float32)
+                    for _ in range(self._NOISE_BANK)]
+            hc, wc = max(self.h // 2, 1) + pad // 2, max(self.w // 2, 1) + pad // 2
+            chroma = [brng.standard_normal((hc, wc, 3), dtype=np.float32) for _ in range(self._NOISE_BANK)]
+            self._bank = (luma, chroma)
+        luma, chroma = self._bank
+        k, dy, dx, cy, cx = (int(x) for x in rng.integers(0, [self._NOISE_BANK, self._NOISE_PAD, self._NOISE_PAD,
+                                                              self._NOISE_PAD // 2, self._NOISE_PAD // 2]))
+        lum = luma[k][dy:dy + self.h, dx:dx + self.w]
+        if rng.integers(2):
+            lum = lum[::-1]
+        ch = chroma[(k + 1) % self._NOISE_BANK][cy:cy + max(self.h // 2, 1), cx:cx + max(self.w // 2, 1)]
+        ch = cv2.resize(ch, (self.w, self.h), interpolation=cv2.INTER_NEAREST)
+        return lum, ch
 
 
 @dataclass
@@ -955,7 +1055,8 @@ def render_look(rgb: np.ndarray, depth: np.ndarray, semantic: np.ndarray, look: 
     if lights is not None and len(lights) not in (0, rgb.shape[0]):
         raise ValueError(f"lights: expected one (N,7) array per frame ({rgb.shape[0]}), got {len(lights)}")
     for i, rows in enumerate(lights or []):
-        if np.asarray(rows).ndim != 2 or np.asarray(rows).shape[1] != 7:
+        rows = np.asarray(rows)
+        if rows.size and (rows.ndim != 2 or rows.shape[1] != 7):
             raise ValueError(f"lights[{i}]: expected (N,7) rows u,v,z,r,g,b,intensity, got {np.shape(rows)}")
     if not 0.0 < fov < 180.0:
         raise ValueError(f"fov must be in (0, 180) degrees, got {fov}")

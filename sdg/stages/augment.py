@@ -68,6 +68,7 @@ class AugmentStage(Stage):
             reqs.append(AugmentRequest(
                 clip_id=spec.clip_id, look=look, prompt=prompt, rgb=clip.rgb, depth=clip.depth,
                 semantic=clip.semantic, controls=controls, fps=fps, lights=lights, control_videos=control_videos,
+                camera=spec.camera,
             ))
         many = getattr(self.augmenter, "augment_many", None)
         outputs = many(reqs) if many else [self.augmenter.augment(r) for r in reqs]

@@ -39,7 +39,8 @@ class GroundTruthStage(Stage):
             "objects": [[o.model_dump() for o in frame] for frame in ann.objects],
             "events": [[e.model_dump() for e in frame] for frame in ann.events],
         }
-        controls = make_controls(clip.rgb, clip.depth, clip.semantic, list(self.cfg.augmentation.controls))
+        controls = make_controls(clip.rgb, clip.depth, clip.semantic, list(self.cfg.augmentation.controls),
+                                 instance=clip.instance)
         lights = project_lights(scene, camera, [int(i) for i in clip.frame_indices])
         return {
             **row,
