@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `sdg log-info x.log | head`
+        return 0
 
 
 if __name__ == "__main__":
