@@ -57,7 +57,7 @@ def test_fog_matches_koschmieder_per_pixel_and_far_is_airlight():
     rgb, depth, sem = ground_frame(60, 96, road_value=120)
     look = Look("fog", "day", "dry", seed=5, variant=0)
     p = look_params(look)
-    assert 90.0 <= p.visibility_m <= 220.0 and p.beta == pytest.approx(3.912 / p.visibility_m)
+    assert 160.0 <= p.visibility_m <= 400.0 and p.beta == pytest.approx(3.912 / p.visibility_m)
     out = render_look(rgb, depth, sem, look, fov=FOV, sensor=False)
     f = 96 / 2.0  # fov 90
     i0 = float(srgb_to_linear(np.array([120], np.uint8))[0])

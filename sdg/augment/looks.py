@@ -158,7 +158,7 @@ def look_params(look: Look) -> LookParams:
     rain_density = snow_density = 0.0
     w_tint = np.ones(3)
     if look.weather == "fog":
-        visibility = lerp(2, 90.0, 220.0)  # dense enough to hide the far scene, not the near traffic
+        visibility = lerp(2, 160.0, 400.0)  # dense enough to hide the far scene, not the near traffic
         sat *= 0.85
     elif look.weather == "rain":
         visibility = lerp(2, 250.0, 600.0)
