@@ -73,6 +73,12 @@ def _modalities(row: dict) -> list[np.ndarray]:
     ]
     if row.get("normals"):
         tiles.append(_label(decode_image(row["normals"]), "normals (camera)"))
+    if row.get("flow"):
+        from sdg.groundtruth.flow import flow_visual
+
+        fl = decode_array(row["flow"]).astype(np.float32)
+        if np.isfinite(fl).any():
+            tiles.append(_label(flow_visual(fl), "optical flow (to next frame)"))
     if row.get("edge_image"):
         tiles.append(_label(decode_image(row["edge_image"]), "edge control"))
     tiles.append(_label(decode_image(row["image"]), "augmented"))

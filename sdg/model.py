@@ -125,6 +125,7 @@ ROW_SCHEMA = pa.schema(
         ("instance", pa.binary()),  # uint32 actor ids, sdg.codec array bytes
         ("normals", pa.binary()),  # camera-space normals, CARLA encoding (n+1)/2 as PNG (OpenCV camera axes)
         ("edge_image", pa.binary()),  # control frames, PNG
+        ("flow", pa.binary()),  # float16 (H,W,2) forward optical flow to the next frame, pixels; NaN on the last
         ("objects", pa.list_(OBJECT_TYPE)),
         ("events", pa.list_(EVENT_TYPE)),
         ("qa", pa.list_(QA_TYPE)),
@@ -139,7 +140,7 @@ ROW_SCHEMA = pa.schema(
 
 GROUND_TRUTH_COLUMNS = (
     "job", "scenario_id", "camera", "clip_id", "variant", "frame_index", "timestamp", "width", "height",
-    "depth", "semantic", "instance", "normals", "objects", "events", "qa", "seed", "intrinsics", "world_to_camera",
+    "depth", "semantic", "instance", "normals", "flow", "objects", "events", "qa", "seed", "intrinsics", "world_to_camera",
 )
 
 

@@ -344,9 +344,11 @@ def detect_events(
     stop_lines: Sequence[StopLine] | None = None,
     hard_negative_distance: float = 1.0,
     min_speed: float = 0.5,
+    jaywalking: bool = True,
 ) -> list[Event]:
     """All detectors over a scene, sorted by (t_start, kind, actor_ids). Wrong-way needs `lane_direction_fn`,
-    red-light needs `stop_lines`; each is skipped when its input is None."""
+    red-light needs `stop_lines`; each is skipped when its input is None. Jaywalking reads the scene's ground tags:
+    turn it off when the ground is not the recording's real road layout."""
     histories = pair_histories(scene, horizon=ttc_threshold, reach=hard_negative_distance, min_speed=min_speed)
     events = detect_collisions(scene, histories)
     events += detect_near_misses(scene, ttc_threshold=ttc_threshold, histories=histories)
@@ -355,7 +357,8 @@ def detect_events(
         events += detect_wrong_way(scene, lane_direction_fn)
     if stop_lines is not None:
         events += detect_red_light(scene, stop_lines, min_speed=min_speed)
-    events += detect_jaywalking(scene)
+    if jaywalking:
+        events += detect_jaywalking(scene)
     events.sort(key=lambda e: (e.t_start, e.kind, e.actor_ids))
     return events
 

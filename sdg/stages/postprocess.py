@@ -43,6 +43,7 @@ class PostprocessStage(Stage):
         clip = sensor_clip(row["sensors"])
         ann = json.loads(row["annotations"])
         controls = unpack_arrays(row["controls"], names=["edge"])
+        flow = unpack_arrays(row["flow"])["flow"]
         variants = unpack_variants(row["variants"])
         q = self.cfg.output.jpeg_quality
         provenance = {
@@ -63,6 +64,7 @@ class PostprocessStage(Stage):
                     "instance": encode_array(clip.instance[t]),
                     "normals": encode_image(normals_to_rgb(clip.normals[t]), "png"),
                     "edge_image": encode_image(controls["edge"][t], "png") if "edge" in controls else b"",
+                    "flow": encode_array(flow[t]),
                 }
             )
         rows = []
