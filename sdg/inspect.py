@@ -173,4 +173,45 @@ def _sheets(out_dir: Path, keys: list, sample: int) -> list[Path]:
         if r["frame_index"] == frame:
             looks.append(_label(decode_image(r["image"]), f"v{r['variant']} {_look_name(r['look'])}"))
     images.append(_save(target / "looks.png", _grid(looks, cols=min(4, len(looks)))))
+    images.append(_save(target / "builtin_looks.png", _grid(_all_looks(out_dir, row), cols=4)))
     return images
+
+
+def _frame_lights(out_dir: Path, row: dict) -> list:
+    """The frame's projected lights, from the scene the manifest's config rebuilds (empty if it cannot)."""
+    try:
+        from sdg.augment.lights import project_lights
+        from sdg.clips import plan_clips
+        from sdg.config import parse_config
+        from sdg.geometry import Camera
+        from sdg.scenes import scene_for
+
+        cfg = parse_config(json.loads((out_dir / "manifest.json").read_text())["config"])
+        spec = next(s for s in plan_clips(cfg) if s.clip_id == row["clip_id"])
+        scene = scene_for(spec.scenario)
+        k = int(np.argmin(np.abs(scene.times - row["timestamp"])))
+        return project_lights(scene, Camera.from_dict(spec.camera), [k])
+    except Exception:  # noqa: BLE001 - a sheet without lamps is still worth writing
+        return []
+
+
+def _all_looks(out_dir: Path, row: dict) -> list[np.ndarray]:
+    """Every weather x lighting look of the built-in augmenter on one frame, for side-by-side comparison."""
+    from sdg.augment.base import Look
+    from sdg.augment.looks import render_look
+
+    rgb = decode_image(row["rgb_image"])[None]
+    depth = decode_array(row["depth"])[None]
+    semantic = decode_image(row["semantic"], unchanged=True)[None]
+    lights = _frame_lights(out_dir, row)
+    fov = float(np.degrees(2 * np.arctan(row["width"] / (2 * row["intrinsics"][0]))))
+    tiles = [_label(rgb[0], "original")]
+    for weather in ("clear", "fog", "rain", "snow"):
+        for lighting in ("day", "dusk", "night"):
+            road = "wet" if weather == "rain" else "dry"
+            look = Look(weather=weather, lighting=lighting, road=road, seed=7, variant=0)
+            out = render_look(rgb, depth, semantic, look, lights=lights or None, fov=fov)
+            tiles.append(_label(out[0], f"{weather}/{lighting}/{road}"))
+    tiles.append(_label(render_look(rgb, depth, semantic, Look("clear", "day", "wet", 7, 0), lights=lights or None,
+                                    fov=fov)[0], "clear/day/wet"))
+    return tiles
