@@ -20,7 +20,7 @@ import numpy as np
 from sdg.geometry import Camera
 from sdg.groundtruth.masks import InstancePixels, index_instances, mask_polygons
 from sdg.groundtruth.projection import ProjectedBox, project_box
-from sdg.groundtruth.visibility import SilhouetteFn, silhouette_counts, visibility_metrics
+from sdg.groundtruth.visibility import SilhouetteCounts, SilhouetteFn, silhouette_counts, visibility_metrics
 from sdg.model import Box3D, EventRecord, ObjectAnnotation, SensorClip
 from sdg.scene import Actor, Event, Scene
 
@@ -125,6 +125,28 @@ def _silhouette_rect(pb: ProjectedBox, pix: InstancePixels | None, margin: int) 
     return int(u0), int(v0), int(u1), int(v1)
 
 
+# Tags of the flat ground (z = 0), which lies under every actor and so can never hide one.
+_GROUND_TAGS = np.zeros(256, bool)
+_GROUND_TAGS[[1, 2, 10, 23, 24, 25, 27]] = True
+
+
+def _nothing_in_front(pb: ProjectedBox, rect: tuple[int, int, int, int], actor_id: int, depth: np.ndarray,
+                      semantic: np.ndarray, instance: np.ndarray) -> bool:
+    """Cheap exact test that lets most objects skip the silhouette render: the actor's whole box projects inside
+    the image (so nothing is truncated) and no pixel of its rectangle shows anything but the actor itself, the
+    ground, or something farther than the box's farthest corner (planar depth is linear, so every point of the
+    box is at most that far): then no pixel of its silhouette can be hidden, and the visible mask IS the
+    silhouette."""
+    h, w = depth.shape
+    u0, v0, u1, v1 = rect
+    if u0 < 0 or v0 < 0 or u1 > w or v1 > h or not np.all(pb.depth > 0):
+        return False
+    far = float(np.max(pb.depth))
+    d = depth[v0:v1, u0:u1]
+    others = (instance[v0:v1, u0:u1] != actor_id) & ~_GROUND_TAGS[semantic[v0:v1, u0:u1]]
+    return not bool(np.any(others & (d < far)))
+
+
 def annotate_clip(
     scene: Scene,
     camera: Camera,
@@ -181,10 +203,13 @@ def annotate_clip(
                 continue
             if seen and a.id not in first_seen:
                 first_seen[a.id] = (t, visible)
-            counts = silhouette_counts(
-                sil, scene, camera, k, a.id, _silhouette_rect(pb, pix, silhouette_margin),
-                max_pixels=max_silhouette_pixels, window_margin=window_margin,
-            )
+            rect = _silhouette_rect(pb, pix, silhouette_margin)
+            if pix is not None and _nothing_in_front(pb, rect, a.id, clip.depth[t], clip.semantic[t],
+                                                     clip.instance[t]):
+                counts = SilhouetteCounts(float(visible), float(visible), 1, rect)  # the mask is the silhouette
+            else:
+                counts = silhouette_counts(sil, scene, camera, k, a.id, rect, max_pixels=max_silhouette_pixels,
+                                           window_margin=window_margin)
             vis, occ, trunc = visibility_metrics(visible, counts.s_all, counts.s_in)
             amodal = pb.amodal_box(W, H)
             if amodal is None:  # the box lies behind the near plane but the renderer shows pixels of the actor
