@@ -105,6 +105,9 @@ class Augmentation(_Cfg):
     road: list[str] = ["dry", "wet"]
     controls: list[Literal["edge", "depth", "seg", "vis"]] = ["edge", "depth", "seg"]
     control_weights: dict[str, float] = {"edge": 1.0, "depth": 0.5, "seg": 0.5, "vis": 0.3}
+    # semantic classes (names or CARLA tags) whose texture edges the edge control drops (None: sky, vegetation,
+    # terrain), like the workflow's filter_semantic_classes.yaml; [] keeps every edge
+    edge_filter_classes: list[str | int] | None = None
     cosmos: dict = {}  # extra request fields for Cosmos-Transfer (guidance, num_steps, sigma_max, ...)
 
 

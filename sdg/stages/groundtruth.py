@@ -67,7 +67,8 @@ class GroundTruthStage(Stage):
             "events": [[e.model_dump() for e in frame] for frame in ann.events],
         }
         controls = make_controls(clip.rgb, clip.depth, clip.semantic, list(self.cfg.augmentation.controls),
-                                 instance=clip.instance)
+                                 instance=clip.instance,
+                                 filter_classes=self.cfg.augmentation.edge_filter_classes)
         lights = project_lights(scene, camera, [int(i) for i in clip.frame_indices])
         return {
             **row,
