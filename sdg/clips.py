@@ -16,13 +16,21 @@ class ClipSpec:
     scenario: dict  # the scenario config, JSON-ready (paths as strings)
     variants: int
     seed: int  # job seed
+    frames: tuple[int, int] | None = None  # [start, stop) scene frame indices of this clip; None: the whole scene
+
+    def frame_indices(self, n_scene_frames: int) -> list[int]:
+        start, stop = self.frames if self.frames else (0, n_scene_frames)
+        return list(range(start, min(stop, n_scene_frames)))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, s: str) -> "ClipSpec":
-        return cls(**json.loads(s))
+        d = json.loads(s)
+        if d.get("frames") is not None:
+            d["frames"] = tuple(d["frames"])
+        return cls(**d)
 
 
 def _cameras_for(cfg: JobConfig, scenario) -> list:
@@ -34,21 +42,37 @@ def _cameras_for(cfg: JobConfig, scenario) -> list:
     return [camera_from_config(c) for c in cfg.cameras if c.name in wanted]
 
 
+def _windows(cfg: JobConfig, scenario: dict) -> list[tuple[int, int] | None]:
+    if not cfg.clip_frames:
+        return [None]
+    from sdg.scenes import scene_for
+
+    n = len(scene_for(scenario).times)
+    step = cfg.clip_frames
+    return [(a, min(a + step, n)) for a in range(0, n, step) if min(a + step, n) - a >= 2]
+
+
 def plan_clips(cfg: JobConfig) -> list[ClipSpec]:
-    """One clip per (scenario, camera). Ids are stable across runs: `<scenario id>.<camera name>`."""
+    """One clip per (scenario, camera, window). Ids are stable across runs: `<scenario id>.<camera name>`, plus
+    `.f<start>` when `clip_frames` splits a scenario into windows."""
     specs = []
     for s in cfg.scenarios:
         assert isinstance(s, (BuiltinScenario, RecordingScenario))
+        scenario = json.loads(s.model_dump_json())
+        windows = _windows(cfg, scenario)
         for cam in _cameras_for(cfg, s):
-            specs.append(
-                ClipSpec(
-                    job=cfg.name,
-                    clip_id=f"{s.id}.{cam.name}",
-                    scenario_id=s.id,
-                    camera=cam.as_dict(),
-                    scenario=json.loads(s.model_dump_json()),
-                    variants=cfg.augmentation.variants,
-                    seed=cfg.seed,
+            for win in windows:
+                suffix = f".f{win[0]:05d}" if win is not None else ""
+                specs.append(
+                    ClipSpec(
+                        job=cfg.name,
+                        clip_id=f"{s.id}.{cam.name}{suffix}",
+                        scenario_id=s.id,
+                        camera=cam.as_dict(),
+                        scenario=scenario,
+                        variants=cfg.augmentation.variants,
+                        seed=cfg.seed,
+                        frames=win,
+                    )
                 )
-            )
     return specs

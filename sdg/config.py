@@ -138,6 +138,9 @@ class JobConfig(_Cfg):
     endpoints: Endpoints = Field(default_factory=Endpoints)
     resources: Resources = Field(default_factory=Resources)
     output: Output = Field(default_factory=Output)
+    # split each scenario into clips of at most this many frames (the unit of simulate/augment and of a shard);
+    # None: one clip per scenario and camera. Long 1080p clips are GBs of raw sensors: keep clips to a few seconds.
+    clip_frames: int | None = Field(None, ge=2, le=10000)
     source: Path | None = Field(None, exclude=True)  # the file this came from
 
     @field_validator("name")

@@ -152,3 +152,40 @@ def test_truncated_log_exits_2_naming_file_and_offset_and_writes_nothing(tmp_pat
     assert "cut.log" in r.stderr and "offset" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (out / "shards").exists()
+
+
+def test_clip_frames_splits_scenarios_into_windows(tmp_path):
+    from sdg.clips import plan_clips
+
+    cfg = parse_config(small_job(clip_frames=4, augmentation={"variants": 1}))
+    specs = plan_clips(cfg)
+    assert [s.clip_id for s in specs] == ["col.corner.f00000", "col.corner.f00004"]
+    assert [s.frames for s in specs] == [(0, 4), (4, 6)]
+    res = run_job(cfg, tmp_path / "w", executor="local", exports=False)
+    assert res.ok and sorted(res.committed) == ["col.corner.f00000", "col.corner.f00004"]
+    man = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    frames = sorted(f for e in man["clips"].values()
+                    for f in pq.read_table(tmp_path / "w" / e["shard"])["frame_index"].to_pylist())
+    assert frames == list(range(6))  # every frame exactly once, nothing lost or duplicated
+
+
+def test_a_failing_clip_is_reported_not_written_and_redone_on_resume(tmp_path, monkeypatch):
+    import sdg.stages.augment as augment_stage
+    from sdg.augment.builtin import BuiltinAugmenter
+
+    class Flaky(BuiltinAugmenter):
+        def augment(self, req):
+            if req.clip_id == "col.corner.f00004":
+                raise RuntimeError("GPU fell off the bus")
+            return super().augment(req)
+
+    cfg = parse_config(small_job(clip_frames=4, augmentation={"variants": 1}))
+    monkeypatch.setattr(augment_stage, "make_augmenter", lambda cfg: Flaky())
+    first = run_job(cfg, tmp_path / "r", executor="local", exports=False)
+    assert not first.ok and list(first.failed) == ["col.corner.f00004"]
+    assert "augment: RuntimeError: GPU fell off the bus" in first.failed["col.corner.f00004"]
+    assert first.committed == ["col.corner.f00000"]
+    assert sorted(p.name for p in (tmp_path / "r" / "shards").iterdir()) == ["part-col.corner.f00000.parquet"]
+    monkeypatch.undo()
+    second = run_job(cfg, tmp_path / "r", executor="local", exports=False)
+    assert second.ok and second.skipped == ["col.corner.f00000"] and second.committed == ["col.corner.f00004"]

@@ -29,7 +29,7 @@ class SimulateStage(Stage):
         spec = ClipSpec.from_json(row["spec"])
         scene = scene_for(spec.scenario)
         camera = Camera.from_dict(spec.camera)
-        clip = self.simulator.simulate(scene, camera, list(range(len(scene.times))))
+        clip = self.simulator.simulate(scene, camera, spec.frame_indices(len(scene.times)))
         sensors = pack_arrays(
             {
                 "rgb": clip.rgb,
