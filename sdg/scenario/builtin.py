@@ -27,7 +27,7 @@ import numpy as np
 
 from sdg.augment.base import stable_seed
 from sdg.config import BuiltinScenario
-from sdg.geometry import Camera, box_corners, wrap_degrees
+from sdg.geometry import Camera, wrap_degrees
 from sdg.scene import Actor, Event, Scene
 from sdg.scenario.layout import Layout, build_layout
 from sdg.scenario.polyline import Polyline, rect_corners, rects_overlap
@@ -157,7 +157,8 @@ def _attempt(spec: BuiltinScenario, layout: Layout, attempt: int) -> Scene:
     n_random = max(0, spec.vehicles - len(kp.vehicles))
     if spec.scenario == "rush_hour":
         n_random = max(3 * spec.vehicles, 20)
-    vehicles = kp.vehicles + _random_vehicles(ctx, n_random, kp.exclusions, kp.closed_exits)
+    vehicles = kp.vehicles + _random_vehicles(ctx, n_random, kp.exclusions, kp.closed_exits,
+                                              dense=spec.scenario == "rush_hour")
     n_walk = max(2 * spec.pedestrians, 12) if spec.scenario == "rush_hour" else spec.pedestrians
     walkers = kp.walkers + _random_walkers(ctx, max(0, n_walk - len(kp.walkers)))
     sim = Simulation(layout, ctx.plan, t0, dt, steps, vehicles, walkers, times=ctx.sim_times()).run()
@@ -187,7 +188,10 @@ def _vehicle(ctx: _Ctx, cls: str, route: Route, s: float, v: float, bp: str | No
         b_comf=float(rng.uniform(2.5, 3.5)), headway=float(rng.uniform(1.1, 1.7)), **kw)
 
 
-def _random_vehicles(ctx: _Ctx, n: int, exclusions: dict[int, float], closed_exits: set[int]) -> list[VehicleAgent]:
+def _random_vehicles(ctx: _Ctx, n: int, exclusions: dict[int, float], closed_exits: set[int],
+                     dense: bool = False) -> list[VehicleAgent]:
+    """n vehicles on random routes, placed so that in free flow they would be between 25 m past and 75 m before
+    their stop line at t = 0 (dense: 15 m past to 55 m before, shorter spacing); queues form during warm-up."""
     lay, rng = ctx.layout, ctx.rng
     entries = lay.lanes_of("entry")
     arm_lanes = {}
@@ -215,7 +219,7 @@ def _random_vehicles(ctx: _Ctx, n: int, exclusions: dict[int, float], closed_exi
             lanes = choices[int(rng.choice(len(choices), p=w / w.sum()))]
             limit = 5.5 if cls == "bicycle" else entry.speed_limit
             v_des = limit * float(rng.uniform(0.85, 1.05))
-            d0 = float(rng.uniform(-25.0, 75.0))  # wanted distance before the stop line at t = 0
+            d0 = float(rng.uniform(-15.0, 55.0) if dense else rng.uniform(-25.0, 75.0))  # before the line at t=0
             planned.append([entry, lanes, cls, _pick_blueprint(rng, cls), d0 + v_des * -ctx.t0, v_des])
             break
     out = []
@@ -224,7 +228,7 @@ def _random_vehicles(ctx: _Ctx, n: int, exclusions: dict[int, float], closed_exi
         prev_d, prev_l = exclusions.get(entry.id, -np.inf), 0.0
         for p in mine:
             L = actor_size_table()[p[3]]["length"]
-            p[4] = max(p[4], prev_d + (prev_l + L) / 2 + 8.0, 5.0 + L / 2)
+            p[4] = max(p[4], prev_d + (prev_l + L) / 2 + (4.0 if dense else 8.0), 5.0 + L / 2)
             prev_d, prev_l = p[4], L
             before = max(0.0, p[4] + L - entry.path.length + 5.0)
             route = make_route(ctx.layout, p[1], before=before, after=p[5] * horizon + 60.0)
@@ -412,23 +416,36 @@ def _red_light_pair(ctx: _Ctx, brake: bool) -> _KindPlan:
     d_line_to_x = sx_r - R_r.stops[0].s
     t_min = 0.25 + (d_line_to_x + sz_r[0] / 2) / v_r
     t_hi = max(t_min, ctx.t_last - margin_end)
+    fps = ctx.spec.fps
     t_c = float(np.clip(rng.uniform(0.45, 0.7) * ctx.t_last, t_min, t_hi))
+    t_c = min(np.ceil(t_c * fps - 1e-9) / fps, ctx.t_last)  # contact on a frame
     e_v = float(rng.uniform(-0.15, 0.3)) * sz_v[0]
     st = ctx.sim_times()
-    s_r = sx_r - (sz_v[1] / 2 + sz_r[0] / 2) + v_r * (st - t_c)
-    s_v = sx_v + e_v + v_v * (st - t_c)
-    P_r, P_v = _poses_on(R_r, s_r), _poses_on(R_v, s_v)
-    win = (st > t_c - 3.0) & (st < t_c + 1.0)
-    i_hit = _first_overlap(st[win], P_r[win], sz_r, P_v[win], sz_v)
-    if i_hit is None:
+    # constant speeds before contact: s(t) = s(t_c) + v (t - t_c); find the exact first touch and move both in
+    # time so it falls on the frame t_c (the frame before shows them apart, the frame at t_c touching)
+    sr_c = sx_r - (sz_v[1] / 2 + sz_r[0] / 2)
+    sv_c = sx_v + e_v
+
+    def touching(t: float) -> bool:
+        pr = _poses_on(R_r, np.array([sr_c + v_r * (t - t_c)]))[0]
+        pv = _poses_on(R_v, np.array([sv_c + v_v * (t - t_c)]))[0]
+        return _boxes_overlap(pr, sz_r, pv, sz_v)
+
+    grid = t_c + np.arange(-3.0, 1.0, 0.01)
+    hits = [t for t in grid if touching(t)]
+    if not hits:
         raise _Retry("planned crossing never touches")
-    shift = t_c - float(st[win][i_hit])  # move both so first contact is exactly at a step near t_c
-    s_r = s_r - v_r * shift
-    s_v = s_v - v_v * shift
+    lo, hi = hits[0] - 0.01, hits[0]
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if touching(mid) else (mid, hi)
+    shift = t_c - hi  # first touch (just overlapping) exactly at t_c
+    s_r = sr_c + v_r * (st - t_c - shift)
+    s_v = sv_c + v_v * (st - t_c - shift)
     P_r, P_v = _poses_on(R_r, s_r), _poses_on(R_v, s_v)
     i_c = _first_overlap(st, P_r, sz_r, P_v, sz_v)
-    if i_c is None:
-        raise _Retry("no contact after shift")
+    if i_c is None or abs(float(st[i_c]) - t_c) > 1e-9:
+        raise _Retry("contact not on the planned frame")
     t_contact = float(st[i_c])
     t_cross = float(np.interp(R_r.stops[0].s, s_r + sz_r[0] / 2, st))  # runner front on its stop line
     t_enter_v = float(np.interp(R_v.stops[0].s, s_v + sz_v[0] / 2, st))

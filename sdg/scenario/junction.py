@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
-from sdg.scene import Light
 from sdg.scenario import ground as g
 from sdg.scenario.layout import STATIC_ID_BASE, Crosswalk, Lane, Layout, StaticActorSpec, WalkEdge
 from sdg.scenario.polyline import Polyline, arc, line, turn
@@ -125,8 +125,6 @@ def build_junction(spec: JunctionSpec, seed: int) -> Layout:
                 m = a.median / 2 - 0.3
                 gp.fill(a.rect(d0 + 0.3, E, -m, m), TAG["terrain"], g.GRASS, M_GRASS)
     # kerb stones: sidewalk cells touching the road get the lighter kerb colour
-    import cv2
-
     road_mask = (gp.tags == TAG["road"]).astype(np.uint8)
     k = max(1, int(round(0.25 / spec.resolution)))
     near = cv2.dilate(road_mask, np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0
@@ -174,7 +172,7 @@ def build_junction(spec: JunctionSpec, seed: int) -> Layout:
         cm = 0.5 * (c0 + c1)
         path = Polyline(line(a.at(cm, p_walk), a.at(cm, -p_walk)))
         crosswalks.append(Crosswalk(id=len(crosswalks), arm=a.name, path=path, width=cw, signalised=True,
-                                    polygon=a.rect(c0, c1, -a.hw, a.hw)))
+                                    polygon=a.rect(c0, c1, -a.hw, a.hw), kerbs=(p_walk - a.hw, p_walk + a.hw)))
     gp.fill([p for p, c in paint if c == g.LINE_WHITE], TAG["road_line"], g.LINE_WHITE, M_PAINT)
     gp.fill([p for p, c in paint if c == g.LINE_YELLOW], TAG["road_line"], g.LINE_YELLOW, M_PAINT)
     gp.texture(seed=int(rng.integers(1 << 31)), amplitude={M_ASPHALT: 0.07, M_GRASS: 0.2, M_CONCRETE: 0.05,

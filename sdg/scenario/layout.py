@@ -68,6 +68,7 @@ class Crosswalk:
     width: float
     signalised: bool
     polygon: np.ndarray  # (4, 2) painted area on the road
+    kerbs: tuple[float, float] = (0.0, 0.0)  # arc lengths along `path` where the road begins and ends
 
 
 @dataclass
@@ -203,7 +204,7 @@ LAYOUTS: dict[str, str] = {
 }
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _build_cached(name: str, seed: int) -> Layout:
     return _builders()[name](seed)
 

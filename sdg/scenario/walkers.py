@@ -11,6 +11,8 @@ import numpy as np
 from sdg.scenario.layout import Layout
 from sdg.scenario.polyline import Polyline
 
+KERB_GAP = 1.0  # metres between a waiting pedestrian and the kerb
+
 
 @dataclass
 class CrossingWait:
@@ -113,7 +115,13 @@ def walker_path(layout: Layout, seq: list[int], frac: float, offset: float) -> t
         c = cw_edges.get((seq[i], seq[i + 1]))
         if c is not None:
             cw = layout.crosswalks[c]
-            s0 = float(s_nodes[i]) + 1.0  # 1 m short of the kerb (nodes are on the sidewalk centre line)
+            # wait KERB_GAP before the kerb, wherever the (mitred, offset) path enters the crossing
+            along = float(cw.path.project(pts[idx[i]][None])[0][0])
+            forward = np.dot(nodes[seq[i + 1]] - nodes[seq[i]], cw.path.end - cw.path.start) > 0
+            if forward:
+                s0 = float(s_nodes[i]) + (cw.kerbs[0] - KERB_GAP - along)
+            else:
+                s0 = float(s_nodes[i]) + (along - cw.kerbs[1] - KERB_GAP)
             s1 = float(s_nodes[i + 1])
             waits.append(CrossingWait(s=s0, s_end=s1, crosswalk=c, length=s1 - s0))
     first_len = float(np.linalg.norm(nodes[seq[1]] - nodes[seq[0]]))
