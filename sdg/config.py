@@ -5,8 +5,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+
+
+from sdg.yamlio import read_yaml
 
 
 class ConfigError(Exception):
@@ -204,17 +206,10 @@ def parse_config(data: dict, source: str = "<config>", base: Path | None = None)
 
 
 def load_config(path: str | os.PathLike) -> JobConfig:
-    """Load and validate a job config. Relative paths inside are relative to the config file's folder's parent
-    project (the current directory if the file lies under it, else the file's folder)."""
+    """Load and validate a job config. Relative paths inside it are relative to the current directory (the project
+    folder, also under `ray job submit --working-dir .`)."""
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"{p}: no such config file")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    data = read_yaml(p, ConfigError, "config file")
     cfg = parse_config(data, str(p), base=Path.cwd())
     cfg.source = p
     return cfg

@@ -17,6 +17,7 @@ import yaml
 
 from sdg.config import CameraConfig
 from sdg.geometry import Camera
+from sdg.yamlio import read_yaml
 
 SENSOR_TYPES = ("rgb", "depth", "semantic_segmentation", "instance_segmentation", "normals")
 CM = 0.01  # metres per centimetre
@@ -96,14 +97,7 @@ def parse_camera_yaml(data, name: str, source: str = "<camera yaml>") -> Camera:
 def load_camera_yaml(path: str | os.PathLike, name: str | None = None) -> Camera:
     """Read a camera YAML (centimetres) into a Camera (metres). `name` defaults to the file's stem."""
     p = Path(path)
-    if not p.is_file():
-        raise CameraYamlError(f"{p}: no such camera file")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CameraYamlError(f"{p}: not valid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    data = read_yaml(p, CameraYamlError, "camera file")
     return parse_camera_yaml(data, name or p.stem, str(p))
 
 
