@@ -9,7 +9,8 @@ Actors: vehicles and walkers alive at some time of the window, traffic lights (w
 signs. Poses are interpolated (sdg.carla.recorder.trajectories) and held outside an actor's own lifetime; an actor
 not alive for the whole window has attributes["alive"] = [t_first, t_last]. Sizes come from sdg.carla.sizes
 (size_source "log" | "table" | "default"). Collisions are Events of kind "collision" starting at the first
-recorded contact of each pair. The ground, props and street lights come from sdg.scenario.layout.layout_for_map.
+recorded contact of each pair. The ground, props and street lights come from the OpenDRIVE map when spec.xodr is
+set (sdg.scenario.opendrive.layout_from_xodr), else from sdg.scenario.layout.layout_for_map.
 """
 from __future__ import annotations
 
@@ -185,8 +186,15 @@ def scene_from_recording(spec: RecordingScenario) -> Scene:
         elif not matched:
             log.warning("%s: collision_actor_ids %s are not actors of the window", spec.log,
                         list(win.collision_actor_ids))
+    if spec.xodr is not None:  # the recording's own road network
+        from sdg.scenario.opendrive import layout_from_xodr  # noqa: PLC0415
+
+        layout = layout_from_xodr(spec.xodr)
     # recordings exported from built-in scenes name their layout instead of a CARLA map
-    layout = build_layout(rec.map_name, 0) if rec.map_name in LAYOUTS else layout_for_map(rec.map_name)
+    elif rec.map_name in LAYOUTS:
+        layout = build_layout(rec.map_name, 0)
+    else:
+        layout = layout_for_map(rec.map_name)
     log.info("%s: %d actors (sizes %s), %d events, %d frames at %.3g fps from %.3f s", spec.log.name, len(actors),
              sizes_used, len(events), len(times), win.fps, t0)
     return Scene(
