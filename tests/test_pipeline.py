@@ -120,15 +120,16 @@ def test_cli_unknown_scenario_kind_names_it(tmp_path):
     assert not (out / "shards").exists()
 
 
-def _replay_job(log: Path):
+def _replay_job(log: Path, **extra):
     return small_job(scenarios=[{
         "kind": "recording", "id": "rec", "log": str(log),
-        "scenario_json": str(REPO / "configs/recordings/intersection_collision.json"), "fps": 2}],
+        "scenario_json": str(REPO / "configs/recordings/intersection_collision.json"), "fps": 2, **extra}],
         augmentation={"variants": 1})
 
 
-def test_recording_replays_end_to_end_on_the_builtin_simulator(tmp_path):
-    res = run_job(parse_config(_replay_job(REPO / "configs/recordings/intersection_collision.log")),
+@pytest.mark.parametrize("extra", [{}, {"xodr": str(REPO / "tests/data/crossroads.xodr")}], ids=["builtin-map", "xodr"])
+def test_recording_replays_end_to_end_on_the_builtin_simulator(tmp_path, extra):
+    res = run_job(parse_config(_replay_job(REPO / "configs/recordings/intersection_collision.log", **extra)),
                   tmp_path / "rec", executor="local", exports=False)
     assert res.ok, res.failed
     man = json.loads((tmp_path / "rec" / "manifest.json").read_text())
