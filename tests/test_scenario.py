@@ -10,7 +10,7 @@ import pytest
 
 from sdg.config import BuiltinScenario
 from sdg.geometry import box_corners, wrap_degrees
-from sdg.scenario.builtin import DEFAULT_CAMERA, SCENARIO_KINDS, actor_size_table, build_scene
+from sdg.scenario.builtin import SCENARIO_KINDS, actor_size_table, build_scene
 from sdg.scenario.camera_yaml import load_camera_yaml
 from sdg.scenario.layout import LAYOUTS, STATIC_ID_BASE, build_layout, layout_for_map
 from sdg.scenario.polyline import Polyline, rect_corners, rects_overlap, turn
@@ -129,6 +129,8 @@ def test_layout_props_stay_off_the_road():
             c = rect_corners(p.center[:2], np.radians(p.yaw), p.size[0] * 0.98, p.size[1] * 0.98)
             t, _ = lay.ground.lookup(c[:, 0], c[:, 1])
             assert not np.isin(t, ROAD).any(), (name, p)
+        # nothing blocks the default corner camera's pole position
+        assert all(np.hypot(p.center[0] + 13.0, p.center[1] + 13.0) > 5.0 for p in lay.props), name
     # the seed changes the buildings, not the roads
     a, b = build_layout("intersection", 1), build_layout("intersection", 2)
     assert [p.center for p in a.props if p.tag == 3] != [p.center for p in b.props if p.tag == 3]

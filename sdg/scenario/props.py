@@ -13,6 +13,10 @@ BUILDING_COLORS = [
     (150, 82, 64), (176, 104, 80), (196, 180, 150), (214, 206, 188), (120, 120, 124), (168, 168, 172),
     (98, 110, 128), (132, 146, 160), (226, 220, 206), (186, 150, 110), (110, 92, 80), (200, 196, 180),
 ]
+# Where the default traffic camera's pole stands (configs/cameras/intersection_corner.yaml): no tree crown there.
+CAMERA_POLE_XY = np.array([-13.0, -13.0])
+CAMERA_CLEARANCE = 9.0
+
 FOLIAGE = [(62, 98, 40), (74, 112, 46), (56, 88, 44), (88, 120, 52), (68, 104, 60)]
 POLE_GREY = (118, 120, 122)
 TRUNK = (92, 70, 50)
@@ -74,7 +78,7 @@ def place_trees(arms, geo, E: float, sw: float, keep_out, rng, crossing: bool, q
             d += float(rng.uniform(0, 5))
             while d < E - 3.0:
                 p = a.at(d, lateral)
-                if rng.random() > 0.3 and _far(p, keep_out, 2.5):
+                if rng.random() > 0.3 and _far(p, keep_out, 2.5) and _far(p, [CAMERA_POLE_XY], CAMERA_CLEARANCE):
                     out += tree(float(p[0]), float(p[1]), rng, scale=float(rng.uniform(0.85, 1.2)))
                 d += float(rng.uniform(9.0, 15.0))
     return out
