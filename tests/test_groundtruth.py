@@ -383,3 +383,75 @@ def test_default_silhouette_is_the_cpu_renderer():
     assert objs[3].visibility == pytest.approx(1.0, abs=0.02) and objs[3].occlusion == pytest.approx(0.0, abs=0.02)
     assert objs[3].bbox_2d == mask_box(clip.instance[0] == 3)
     assert np.max(np.abs(np.subtract(objs[3].bbox_2d_amodal, objs[3].bbox_2d))) <= 3.0
+
+
+# --------------------------------------------------------------------------------------------- fast paths
+def test_index_instances_counting_pass_equals_the_sort():
+    from sdg.groundtruth.masks import _index_instances_sorted
+
+    rng = np.random.default_rng(7)
+    frames = [
+        rng.choice(np.array([0, 1, 9, 300, 70000], np.uint32), size=(41, 57), p=[0.6, 0.1, 0.1, 0.1, 0.1]),
+        rng.integers(0, 3, (20, 30)).astype(np.int32) - 1,  # negative ids: the sort path
+        (rng.integers(0, 2, (12, 10)) << 25).astype(np.uint32),  # ids beyond the counting table: the sort path
+        rng.integers(0, 6, (9, 11)).astype(np.uint8),
+        np.zeros((6, 7), np.uint32),
+    ]
+    for f in frames:
+        fast, ref = index_instances(f), _index_instances_sorted(f.ravel(), f.shape[1])
+        assert list(fast) == list(ref) == sorted(ref)  # ids ascending
+        for i in ref:
+            a, b = fast[i], ref[i]
+            assert (a.count, a.u0, a.v0, a.u1, a.v1) == (b.count, b.u0, b.v0, b.u1, b.v1)
+            np.testing.assert_array_equal(a.rows, b.rows)  # raster order within each id
+            np.testing.assert_array_equal(a.cols, b.cols)
+            assert a.rows.dtype == b.rows.dtype == np.int64
+    assert set(index_instances(frames[0])) == {1, 9, 300, 70000} and index_instances(frames[4]) == {}
+
+
+def test_convex_hull_equals_the_numpy_unique_formulation():
+    from sdg.groundtruth.projection import convex_hull
+
+    def reference(points):  # the original: np.unique rows, then the monotone chain on numpy rows
+        pts = np.unique(np.asarray(points, dtype=np.float64).reshape(-1, 2), axis=0)
+        if len(pts) < 3:
+            return pts
+        cross = lambda o, a, b: (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])  # noqa: E731
+        lower, upper = [], []
+        for p in pts:
+            while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+                lower.pop()
+            lower.append(p)
+        for p in pts[::-1]:
+            while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+                upper.pop()
+            upper.append(p)
+        return np.array(lower[:-1] + upper[:-1])
+
+    rng = np.random.default_rng(3)
+    cases = [rng.normal(size=(n, 2)) * 300 for n in (1, 2, 3, 8, 14)]
+    cases += [np.round(rng.normal(size=(12, 2)) * 2) for _ in range(50)]  # duplicates and collinear points
+    cases += [np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 0.0]]), np.ones((4, 2)), np.zeros((0, 2))]
+    for c in cases:
+        got, want = convex_hull(c), reference(c)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_batched_renderer_silhouettes_equal_the_per_object_ones():
+    render = pytest.importorskip("sdg.render")
+    from sdg.render.demo_scene import street_scene
+
+    sc = street_scene(n_vehicles=14, n_pedestrians=8, n_frames=3, seed=2)
+    cam = Camera("c", 240, 136, 60.0, (-6.0, -3.0, 5.0), (0.0, -12.0, 20.0))  # looking across: some cut by borders
+    clip = render.render_clip(sc, cam, [0, 2])
+    # full resolution, and silhouettes rendered downsampled (at 600 px: some at 1/2, some at 1/4 resolution)
+    for cap in (1 << 20, 600):
+        fast = annotate_clip(sc, cam, clip, max_silhouette_pixels=cap)  # default: one batch per frame and scale
+        slow = annotate_clip(sc, cam, clip, render.silhouette, max_silhouette_pixels=cap)  # one renderer per object
+        assert fast.marks == slow.marks
+        for f, s in zip(fast.objects, slow.objects):
+            assert [o.model_dump() for o in f] == [o.model_dump() for o in s]
+        objs = [o for f in fast.objects for o in f]
+        # silhouettes were really rendered and mattered: hidden and truncated objects
+        assert sum(o.occlusion > 0.05 for o in objs) >= 10 and sum(o.truncation > 0 for o in objs) >= 3

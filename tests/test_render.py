@@ -370,3 +370,41 @@ def test_bad_input_gets_clear_errors():
     dup = [_box_actor(3, 10.0, 0.0), _box_actor(3, 14.0, 0.0)]
     with pytest.raises(ValueError, match="appears twice"):
         render_frame(_scene(dup), cam, 0)
+
+
+# ------------------------------------------------------------------------------------- batched silhouettes
+def test_batched_silhouettes_equal_each_actor_rendered_alone(monkeypatch):
+    import sdg.render.renderer as renderer_mod
+
+    scene = street_scene(n_vehicles=14, n_pedestrians=8, n_frames=4, seed=5)
+    cam = street_camera(200, 112)
+    r = SceneRenderer(scene, cam)
+    ids = [a.id for a in scene.actors]
+    big = (-60, -40, 260, 150)  # beyond every border
+    for k in (0, 3):
+        # every actor over the big rectangle, plus odd rectangles: partial, off-image, empty, an actor twice
+        reqs = [(a, big) for a in ids] + [(ids[0], (50, 20, 130, 90)), (ids[1], (300, 0, 320, 10)),
+                                          (ids[2], (10, 10, 10, 30)), (ids[0], (0, 0, 200, 112))]
+        batch = r.silhouettes(k, reqs)
+        assert len(batch) == len(reqs)
+        for (a, rect), m in zip(reqs, batch):
+            u0, v0, u1, v1 = rect
+            assert m.shape == (v1 - v0, u1 - u0) and m.dtype == bool
+            # the z-buffer pass of render_rows over the actor's primitives alone, and a renderer of that actor only
+            np.testing.assert_array_equal(m, r._silhouette_zbuffer(k, a, rect))
+            np.testing.assert_array_equal(m, silhouette(scene, cam, k, a, rect))
+        assert sum(int(m.sum()) for m in batch[:len(ids)]) > 800  # the scene is really in view
+        inside = render_frame(scene, cam, k)["instance"]
+        for a, m in zip(ids, batch):
+            # where the actor is visible in the full render, its silhouette is set (it only adds hidden pixels)
+            assert m[40:152, 60:260][inside == a].all()
+    # the threaded kernel gives the same masks as the serial one
+    monkeypatch.setattr(renderer_mod, "_PARALLEL_SILHOUETTE_PIXELS", 0)
+    par = r.silhouettes(3, reqs)
+    for m, p in zip(batch, par):
+        np.testing.assert_array_equal(m, p)
+    assert r.silhouettes(0, []) == []
+    with pytest.raises(KeyError, match="no actor 12345"):
+        r.silhouettes(0, [(ids[0], big), (12345, big)])
+    with pytest.raises(ValueError, match="u0 <= u1"):
+        r.silhouettes(0, [(ids[0], (10, 0, 5, 10))])

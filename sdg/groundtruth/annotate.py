@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from sdg.geometry import Camera
 from sdg.groundtruth.masks import InstancePixels, index_instances, mask_polygons
 from sdg.groundtruth.projection import ProjectedBox, project_box
-from sdg.groundtruth.visibility import SilhouetteCounts, SilhouetteFn, silhouette_counts, visibility_metrics
+from sdg.groundtruth.visibility import (
+    BatchSilhouetteFn,
+    SilhouetteCounts,
+    SilhouetteFn,
+    SilhouetteRequest,
+    count_silhouette,
+    plan_silhouette,
+    visibility_metrics,
+)
 from sdg.model import Box3D, EventRecord, ObjectAnnotation, SensorClip
 from sdg.scene import Actor, Event, Scene
 
@@ -59,29 +68,35 @@ def frame_events(events: list[Event], time: float, marks: dict[int, int]) -> lis
     return out
 
 
-def _default_silhouette_fn() -> SilhouetteFn:
-    """sdg.render.silhouette, with one SceneRenderer kept per (scene, camera) for the duration of a call of
-    annotate_clip when the renderer exposes it (building a renderer per object would redo its per-scene setup)."""
+def _renderer_silhouettes() -> Callable[[Scene, set[int]], BatchSilhouetteFn]:
+    """A factory of batched silhouettes from sdg.render (imported here, lazily: the renderer is heavy and optional
+    for ground truth): factory(scene, actor_ids) -> fn(scene, camera, k, [(actor_id, rect), ...]) -> masks, with
+    one SceneRenderer per camera (full and downsampled) restricted to `actor_ids`, kept for the duration of a call
+    of annotate_clip (building a renderer per object would redo its per-scene setup)."""
     try:
-        from sdg.render import silhouette  # noqa: PLC0415 (lazy: the renderer is heavy and optional here)
+        from sdg.render import SceneRenderer  # noqa: PLC0415
     except ImportError as e:
         raise ImportError(
             "annotate_clip: no silhouette_fn was given and sdg.render.silhouette cannot be imported "
             f"({e}); pass silhouette_fn=sdg.groundtruth.box_silhouette to use the actors' 3D boxes instead"
         ) from e
-    try:
-        from sdg.render import SceneRenderer  # noqa: PLC0415
-    except ImportError:
-        return silhouette
-    renderers: dict = {}
 
-    def cached(scene: Scene, camera: Camera, k: int, actor_id: int, rect: tuple[int, int, int, int]) -> np.ndarray:
-        key = (id(scene), camera)
-        if key not in renderers:
-            renderers[key] = SceneRenderer(scene, camera)
-        return renderers[key].silhouette(k, actor_id, rect)
+    def factory(scene: Scene, actor_ids: set[int]) -> BatchSilhouetteFn:
+        renderers: dict = {}
 
-    return cached
+        def batch(scene: Scene, camera: Camera, k: int, requests: list) -> list[np.ndarray]:
+            if camera not in renderers:
+                renderers[camera] = SceneRenderer(scene, camera, actor_ids=sorted(actor_ids))
+            return renderers[camera].silhouettes(k, requests)
+
+        return batch
+
+    return factory
+
+
+def _per_object(fn: SilhouetteFn) -> BatchSilhouetteFn:
+    """A batched silhouette function that calls a per-object one for each request."""
+    return lambda scene, camera, k, requests: [fn(scene, camera, k, a, r) for a, r in requests]
 
 
 def _validate(scene: Scene, camera: Camera, clip: SensorClip) -> None:
@@ -163,7 +178,11 @@ def annotate_clip(
     """Annotate every frame of `clip` (rendered from `scene` through `camera`).
 
     silhouette_fn(scene, camera, k, actor_id, (u0, v0, u1, v1)) -> bool (v1-v0, u1-u0) mask of the actor alone at
-    scene frame k (default: sdg.render.silhouette, imported lazily; sdg.groundtruth.box_silhouette for box actors).
+    scene frame k (default: the CPU renderer's silhouettes, imported lazily and rendered in one batch per frame
+    (sdg.render.SceneRenderer.silhouettes, pixel for pixel the same as sdg.render.silhouette);
+    sdg.groundtruth.box_silhouette for box actors). Only objects that something could hide or truncate are rendered:
+    when the whole box projects inside the image and nothing nearer than its farthest corner shows in its
+    rectangle, the visible mask is the silhouette.
     min_pixels: visible pixels for an object to count as seen (and to earn a mark). max_distance (m): farthest
     fully-occluded object still reported. polygon_tolerance (px): Douglas-Peucker tolerance of the outlines.
     max_silhouette_pixels / window_margin: cost caps of the silhouette (sdg.groundtruth.visibility).
@@ -171,7 +190,7 @@ def annotate_clip(
     whose shapes stick slightly out of the box.
     """
     _validate(scene, camera, clip)
-    sil = silhouette_fn if silhouette_fn is not None else _default_silhouette_fn()
+    factory = _renderer_silhouettes() if silhouette_fn is None else None
     W, H = camera.width, camera.height
     actors: list[Actor] = list(scene.actors)
     centers = np.stack([a.box_centers() for a in actors], axis=1) if actors else np.zeros((len(scene.times), 0, 3))
@@ -182,8 +201,11 @@ def annotate_clip(
     )
     cam_loc = np.asarray(camera.location, dtype=np.float64)
 
+    # pass 1, per frame: everything but the silhouettes, which are only planned here
     first_seen: dict[int, tuple[int, int]] = {}
     pending: list[list[dict]] = []  # per frame: ObjectAnnotation fields without the mark
+    counts: list[list[SilhouetteCounts | None]] = []  # per frame, per pending object (None: not rendered yet)
+    planned: dict[tuple[int, int], list[tuple[int, int, SilhouetteRequest]]] = {}  # (t, scale) -> (t, j, request)
     for t in range(clip.instance.shape[0]):
         k = int(clip.frame_indices[t])
         pixels = index_instances(clip.instance[t])
@@ -191,6 +213,7 @@ def annotate_clip(
         c_cam = camera.to_camera(c_world) if actors else np.zeros((0, 3))
         dist = np.linalg.norm(c_world - cam_loc, axis=1) if actors else np.zeros(0)
         frame: list[dict] = []
+        frame_counts: list[SilhouetteCounts | None] = []
         for i, a in enumerate(actors):
             pix = pixels.get(a.id)
             visible = pix.count if pix is not None else 0
@@ -206,11 +229,16 @@ def annotate_clip(
             rect = _silhouette_rect(pb, pix, silhouette_margin)
             if pix is not None and _nothing_in_front(pb, rect, a.id, clip.depth[t], clip.semantic[t],
                                                      clip.instance[t]):
-                counts = SilhouetteCounts(float(visible), float(visible), 1, rect)  # the mask is the silhouette
+                frame_counts.append(SilhouetteCounts(float(visible), float(visible), 1, rect))  # mask = silhouette
             else:
-                counts = silhouette_counts(sil, scene, camera, k, a.id, rect, max_pixels=max_silhouette_pixels,
-                                           window_margin=window_margin)
-            vis, occ, trunc = visibility_metrics(visible, counts.s_all, counts.s_in)
+                req = plan_silhouette(camera, a.id, rect, max_pixels=max_silhouette_pixels,
+                                      window_margin=window_margin)
+                u0, v0, u1, v1 = req.rect
+                if (u1 - u0) * (v1 - v0) == 0:
+                    frame_counts.append(SilhouetteCounts(0.0, 0.0, 1, req.rect))
+                else:
+                    frame_counts.append(None)
+                    planned.setdefault((t, req.scale), []).append((t, len(frame), req))
             amodal = pb.amodal_box(W, H)
             if amodal is None:  # the box lies behind the near plane but the renderer shows pixels of the actor
                 amodal = pix.tight_box if pix is not None else [0.0, 0.0, 0.0, 0.0]
@@ -230,9 +258,6 @@ def annotate_clip(
                     ),
                     corners_2d=[[float(u), float(v)] for u, v in pb.uv],
                     distance=float(dist[i]),
-                    visibility=vis,
-                    occlusion=occ,
-                    truncation=trunc,
                     pixels=int(visible),
                     speed=float(speeds[k, i]),
                     state=(a.states[k] if a.states is not None and k < len(a.states) else None),
@@ -240,6 +265,24 @@ def annotate_clip(
                 )
             )
         pending.append(frame)
+        counts.append(frame_counts)
+
+    # pass 2: the planned silhouettes, all those of one frame and camera scale in one call
+    if planned:
+        if factory is not None:
+            batch = factory(scene, {req.actor_id for reqs in planned.values() for _, _, req in reqs})
+            name = "sdg.render.SceneRenderer.silhouettes"
+        else:
+            batch = _per_object(silhouette_fn)
+            name = getattr(silhouette_fn, "__qualname__", repr(silhouette_fn))
+        for (t, _), reqs in planned.items():
+            k = int(clip.frame_indices[t])
+            masks = batch(scene, reqs[0][2].camera, k, [(req.actor_id, req.coarse) for _, _, req in reqs])
+            for (_, j, req), mask in zip(reqs, masks):
+                counts[t][j] = count_silhouette(req, mask, k, name)
+    for frame, frame_counts in zip(pending, counts):
+        for f, c in zip(frame, frame_counts):
+            f["visibility"], f["occlusion"], f["truncation"] = visibility_metrics(f["pixels"], c.s_all, c.s_in)
 
     marks = assign_marks(first_seen)
     objects = []

@@ -10,63 +10,128 @@ flow is the body's; everything else is exact by construction.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from sdg.geometry import SKY_DEPTH, Camera, transform_matrix
 from sdg.scene import Scene
 
 
-def _points_camera(camera: Camera, depth: np.ndarray) -> np.ndarray:
-    """(H, W, 3) OpenCV camera-frame points of the pixel centres at their planar depth."""
+_EYE4 = np.eye(4)
+
+
+@njit(cache=True)
+def _flow_kernel(depth, instance, ids, motions, focal, sky, out):
+    """Forward flow of the pixels of the moving actors. ids: sorted actor ids that moved (uint32); motions (N, 3, 4):
+    camera -> camera transform of each such actor (camera -> world -> moved -> camera). Every other pixel of `out`
+    gets 0 (the whole of `out` is written, in one pass). Per pixel, the formula of the module docstring with the pinhole of sdg.geometry (principal
+    point at the image centre c = (W/2, H/2)): X = ((u + .5 - W/2) / f * d, (v + .5 - H/2) / f * d, d) at planar
+    depth d, X' = M X, flow = f X'_xy / max(X'_z, 1e-6) + c - (u + .5, v + .5). One pass over the image; the
+    actor of a pixel is found by binary search in `ids`, once per run of equal ids along a row."""
     h, w = depth.shape
-    f = camera.focal
-    xs = (np.arange(w, dtype=np.float64) + 0.5 - w / 2.0) / f
-    ys = (np.arange(h, dtype=np.float64) + 0.5 - h / 2.0) / f
-    d = depth.astype(np.float64)
-    return np.stack([xs[None, :] * d, ys[:, None] * d, d], axis=-1)
+    n = ids.shape[0]
+    cx = w / 2.0
+    cy = h / 2.0
+    for v in range(h):
+        y = (v + 0.5 - cy) / focal
+        last = np.uint32(0)
+        slot = -1
+        for u in range(w):
+            i = instance[v, u]
+            out[v, u, 0] = 0.0
+            out[v, u, 1] = 0.0
+            if i == 0:
+                continue
+            d = np.float64(depth[v, u])
+            if not d < sky:
+                continue
+            if i != last:  # binary search of the id (runs of one id are long: look it up once per run)
+                last = i
+                lo = 0
+                hi = n
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if ids[mid] < i:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                slot = lo if lo < n and ids[lo] == i else -1
+            if slot < 0:
+                continue
+            x = (u + 0.5 - cx) / focal
+            px = x * d
+            py = y * d
+            m = motions[slot]
+            mx = m[0, 0] * px + m[0, 1] * py + m[0, 2] * d + m[0, 3]
+            my = m[1, 0] * px + m[1, 1] * py + m[1, 2] * d + m[1, 3]
+            mz = m[2, 0] * px + m[2, 1] * py + m[2, 2] * d + m[2, 3]
+            z = max(mz, 1e-6)
+            out[v, u, 0] = focal * mx / z + cx - (u + 0.5)
+            out[v, u, 1] = focal * my / z + cy - (v + 0.5)
+
+
+def _moving_actors(scene: Scene, camera: Camera, k: int, k_next: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted ids (uint32) of the actors whose pose changes from frame k to k_next, and their (N, 3, 4)
+    camera-frame motions w2c · T(k_next) · T(k)^-1 · c2w. Actors whose motion is the identity (within 1e-9) are
+    left out: their flow is exactly 0."""
+    w2c = camera.world_to_camera
+    c2w = np.linalg.inv(w2c)
+    moving: dict[int, np.ndarray] = {}  # id -> motion (an id given twice: the last actor wins, as scene lookups do)
+    for actor in scene.actors:
+        p0, p1 = actor.poses[k], actor.poses[k_next]
+        moving.pop(int(actor.id), None)
+        if np.array_equal(p0, p1):  # standing still: no motion at all
+            continue
+        motion = transform_matrix(p1[:3], p1[3:]) @ np.linalg.inv(transform_matrix(p0[:3], p0[3:]))
+        if np.all(np.abs(motion - _EYE4) <= 1e-9 + 1e-5 * _EYE4):  # np.allclose(motion, eye, atol=1e-9), inlined
+            continue
+        moving[int(actor.id)] = (w2c @ motion @ c2w)[:3]
+    if not moving:
+        return np.zeros(0, np.uint32), np.zeros((0, 3, 4))
+    ids = sorted(moving)
+    return np.asarray(ids, dtype=np.uint32), np.ascontiguousarray(np.stack([moving[i] for i in ids]))
 
 
 def frame_flow(scene: Scene, camera: Camera, k: int, k_next: int, depth: np.ndarray,
-               instance: np.ndarray) -> np.ndarray:
-    """Forward flow from scene frame k to scene frame k_next for one rendered frame (depth, instance of frame k)."""
+               instance: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Forward flow from scene frame k to scene frame k_next for one rendered frame (depth, instance of frame k).
+    `out` (H, W, 2) float32, if given, receives the result (and is returned)."""
     h, w = depth.shape
-    flow = np.zeros((h, w, 2), np.float32)
-    surface = depth < SKY_DEPTH * 0.999
-    ids = np.unique(instance[surface & (instance > 0)])
-    if not len(ids):
-        return flow  # static world, static camera
-    w2c = camera.world_to_camera
-    c2w = np.linalg.inv(w2c)
-    pc = _points_camera(camera, depth)
-    f, cx, cy = camera.focal, w / 2.0, h / 2.0
-    by_id = {a.id: a for a in scene.actors}
-    for aid in ids:
-        actor = by_id.get(int(aid))
-        if actor is None:
-            continue
-        m = (instance == aid) & surface
-        p0, p1 = actor.poses[k], actor.poses[k_next]
-        motion = transform_matrix(p1[:3], p1[3:]) @ np.linalg.inv(transform_matrix(p0[:3], p0[3:]))
-        if np.allclose(motion, np.eye(4), atol=1e-9):
-            continue
-        # camera -> world -> moved -> camera, as one 4x4
-        t = w2c @ motion @ c2w
-        pts = pc[m]
-        moved = pts @ t[:3, :3].T + t[:3, 3]
-        z = np.maximum(moved[:, 2], 1e-6)
-        u = f * moved[:, 0] / z + cx
-        v = f * moved[:, 1] / z + cy
-        vs, us = np.nonzero(m)
-        flow[vs, us, 0] = u - (us + 0.5)
-        flow[vs, us, 1] = v - (vs + 0.5)
-    return flow
+    if instance.shape != (h, w):
+        raise ValueError(f"frame_flow: depth is {depth.shape} but instance is {instance.shape}; both must be (H, W)")
+    if out is None:
+        out = np.empty((h, w, 2), np.float32)
+    elif out.shape != (h, w, 2) or out.dtype != np.float32:
+        raise ValueError(f"frame_flow: out must be ({h}, {w}, 2) float32, got {out.shape} {out.dtype}")
+    ids, motions = _moving_actors(scene, camera, k, k_next)
+    if len(ids):
+        _flow_kernel(np.ascontiguousarray(depth), _instance_u32(instance), ids, motions, float(camera.focal),
+                     SKY_DEPTH * 0.999, out)
+    else:
+        out[...] = 0.0  # static world, static camera
+    return out
+
+
+def _instance_u32(instance: np.ndarray) -> np.ndarray:
+    """The instance frame as C-contiguous uint32 (its documented type); other integer types are converted when
+    every id fits."""
+    if instance.dtype == np.uint32:
+        return np.ascontiguousarray(instance)
+    if not np.issubdtype(instance.dtype, np.integer):
+        raise ValueError(f"frame_flow: instance must hold integer actor ids (uint32), got dtype {instance.dtype}")
+    if instance.size and (int(instance.min()) < 0 or int(instance.max()) > np.iinfo(np.uint32).max):
+        raise ValueError(f"frame_flow: instance ids must lie in 0..2**32-1, got {int(instance.min())}.."
+                         f"{int(instance.max())}")
+    return np.ascontiguousarray(instance, dtype=np.uint32)
 
 
 def clip_flow(scene: Scene, camera: Camera, frame_indices, depth: np.ndarray, instance: np.ndarray) -> np.ndarray:
     """(T, H, W, 2) float32 forward flow of a clip; the last frame is NaN (no next frame)."""
     idx = [int(i) for i in frame_indices]
-    out = np.full(depth.shape + (2,), np.nan, np.float32)
+    out = np.empty(depth.shape + (2,), np.float32)
+    if len(idx):
+        out[len(idx) - 1] = np.nan  # every earlier frame is written whole by frame_flow
     for t in range(len(idx) - 1):
-        out[t] = frame_flow(scene, camera, idx[t], idx[t + 1], depth[t], instance[t])
+        frame_flow(scene, camera, idx[t], idx[t + 1], depth[t], instance[t], out=out[t])
     return out
 
 

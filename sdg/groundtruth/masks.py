@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numba import njit
 
 
 @dataclass
@@ -36,12 +37,93 @@ class InstancePixels:
         return m
 
 
+# Largest instance id handled by the counting pass (its per-id tables take 8 bytes per possible id); frames with
+# larger ids use the sort-based grouping (same result, O(P log P)).
+_DENSE_ID_LIMIT = 1 << 20
+
+
+@njit(cache=True)
+def _group_dense(flat, w, max_id):
+    """Counting sort of the nonzero pixels of a flattened (H*W) instance frame by id (ids <= max_id).
+    Returns (ids, starts, counts, rows, cols, bounds): ids ascending; rows/cols (P,) grouped by id, each group in
+    raster order; bounds (N, 4) = u0, v0, u1, v1 inclusive."""
+    counts_by_id = np.zeros(max_id + 1, np.int64)
+    for i in range(flat.shape[0]):
+        counts_by_id[flat[i]] += 1
+    n = 0
+    for a in range(1, max_id + 1):
+        if counts_by_id[a] > 0:
+            n += 1
+    ids = np.empty(n, np.int64)
+    starts = np.empty(n, np.int64)
+    counts = np.empty(n, np.int64)
+    slot_of = np.full(max_id + 1, -1, np.int64)
+    s = 0
+    j = 0
+    for a in range(1, max_id + 1):
+        c = counts_by_id[a]
+        if c > 0:
+            ids[j] = a
+            starts[j] = s
+            counts[j] = c
+            slot_of[a] = j
+            s += c
+            j += 1
+    rows = np.empty(s, np.int64)
+    cols = np.empty(s, np.int64)
+    fill = starts.copy()
+    bounds = np.empty((n, 4), np.int64)
+    for j in range(n):
+        bounds[j, 0] = w
+        bounds[j, 1] = flat.shape[0]
+        bounds[j, 2] = -1
+        bounds[j, 3] = -1
+    for i in range(flat.shape[0]):
+        a = flat[i]
+        if a == 0:
+            continue
+        j = slot_of[a]
+        r = i // w
+        q = i - r * w
+        rows[fill[j]] = r
+        cols[fill[j]] = q
+        fill[j] += 1
+        if q < bounds[j, 0]:
+            bounds[j, 0] = q
+        if q > bounds[j, 2]:
+            bounds[j, 2] = q
+        if bounds[j, 3] < 0:
+            bounds[j, 1] = r  # raster order: the first pixel has the smallest row
+        bounds[j, 3] = r  # ... and the last the largest
+    return ids, starts, counts, rows, cols, bounds
+
+
 def index_instances(instance: np.ndarray) -> dict[int, InstancePixels]:
-    """Group the nonzero pixels of an (H, W) instance frame by id in one pass (O(P log P) for P actor pixels)."""
+    """Group the nonzero pixels of an (H, W) instance frame by id, ids ascending, each id's pixels in raster order.
+    One counting pass for ids up to _DENSE_ID_LIMIT (O(H W)), a sort otherwise (O(P log P) for P actor pixels)."""
     if instance.ndim != 2:
         raise ValueError(f"index_instances: expected an (H, W) instance frame, got shape {instance.shape}")
     h, w = instance.shape
     flat = instance.ravel()
+    if flat.size == 0:
+        return {}
+    if np.issubdtype(flat.dtype, np.integer) and flat.dtype.itemsize <= 4:
+        hi = int(flat.max())
+        lo = int(flat.min()) if np.issubdtype(flat.dtype, np.signedinteger) else 0
+        if lo >= 0 and hi <= _DENSE_ID_LIMIT:
+            if hi == 0:
+                return {}
+            ids, starts, counts, rows_all, cols_all, b = _group_dense(flat, w, hi)
+            return {
+                int(i): InstancePixels(int(c), int(bb[0]), int(bb[1]), int(bb[2]), int(bb[3]),
+                                       rows_all[s : s + c], cols_all[s : s + c])
+                for i, s, c, bb in zip(ids.tolist(), starts.tolist(), counts.tolist(), b.tolist())
+            }
+    return _index_instances_sorted(flat, w)
+
+
+def _index_instances_sorted(flat: np.ndarray, w: int) -> dict[int, InstancePixels]:
+    """index_instances by a stable sort of the nonzero pixels (any id range, any integer dtype)."""
     pos = np.flatnonzero(flat)
     if pos.size == 0:
         return {}

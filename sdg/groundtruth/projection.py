@@ -23,24 +23,30 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
     """Convex hull of (N, 2) points (Andrew's monotone chain), float64, counter-clockwise in a y-up frame (i.e.
     clockwise on screen with v pointing down). Collinear points are dropped. Returns (K, 2), K may be < 3 for
     degenerate input."""
-    pts = np.unique(np.asarray(points, dtype=np.float64).reshape(-1, 2), axis=0)
+    arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    # distinct points in lexicographic (u, v) order (what np.unique(axis=0) gives, without its overhead), then the
+    # monotone chain on plain floats (the same IEEE double arithmetic as on numpy scalars)
+    pts: list[tuple[float, float]] = []
+    for p in sorted(map(tuple, arr.tolist())):
+        if not pts or p != pts[-1]:
+            pts.append(p)
     if len(pts) < 3:
-        return pts
+        return np.array(pts, dtype=np.float64).reshape(-1, 2)
 
     def cross(o, a, b) -> float:
         return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
-    lower: list[np.ndarray] = []
+    lower: list[tuple[float, float]] = []
     for p in pts:
         while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
             lower.pop()
         lower.append(p)
-    upper: list[np.ndarray] = []
-    for p in pts[::-1]:
+    upper: list[tuple[float, float]] = []
+    for p in reversed(pts):
         while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
             upper.pop()
         upper.append(p)
-    return np.array(lower[:-1] + upper[:-1])
+    return np.array(lower[:-1] + upper[:-1], dtype=np.float64)
 
 
 @dataclass
@@ -74,12 +80,8 @@ class ProjectedBox:
         b = self.bounds()
         if b is None:
             return None
-        return [
-            float(np.clip(b[0], 0, width)),
-            float(np.clip(b[1], 0, height)),
-            float(np.clip(b[2], 0, width)),
-            float(np.clip(b[3], 0, height)),
-        ]
+        clip = lambda x, hi: float(min(max(x, 0.0), hi))  # noqa: E731 (np.clip on a scalar, without its overhead)
+        return [clip(b[0], width), clip(b[1], height), clip(b[2], width), clip(b[3], height)]
 
     def intersects_image(self, width: int, height: int) -> bool:
         """Exact test (separating axes) whether the outline overlaps the open image rectangle (0, W) x (0, H)."""

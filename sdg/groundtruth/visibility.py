@@ -34,6 +34,8 @@ from sdg.geometry import Camera
 from sdg.scene import Scene
 
 SilhouetteFn = Callable[[Scene, Camera, int, int, tuple[int, int, int, int]], np.ndarray]
+# many silhouettes of one frame through one camera: (scene, camera, k, [(actor_id, rect), ...]) -> [mask, ...]
+BatchSilhouetteFn = Callable[[Scene, Camera, int, list[tuple[int, tuple[int, int, int, int]]]], list[np.ndarray]]
 
 
 @dataclass
@@ -74,6 +76,51 @@ def scaled_camera(camera: Camera, s: int) -> Camera:
     return Camera(camera.name, camera.width // s, camera.height // s, camera.fov, camera.location, camera.rotation)
 
 
+@dataclass
+class SilhouetteRequest:
+    """What to render for one silhouette: actor `actor_id` through `camera` (the full camera scaled down by `scale`)
+    over the pixel rectangle `coarse` of that camera; `rect` is the capped full-resolution rectangle it covers."""
+
+    actor_id: int
+    rect: tuple[int, int, int, int]
+    scale: int
+    coarse: tuple[int, int, int, int]
+    camera: Camera
+
+
+def plan_silhouette(camera: Camera, actor_id: int, rect: tuple[int, int, int, int], *, max_pixels: int = 1 << 20,
+                    window_margin: float = 1.0) -> SilhouetteRequest:
+    """The capped (and possibly downsampled) rendering of a silhouette over `rect`; see the module docstring."""
+    w, h = camera.width, camera.height
+    u0, v0, u1, v1 = cap_rect(rect, w, h, window_margin)
+    area = (u1 - u0) * (v1 - v0)
+    s = downsample_factor(area, w, h, max_pixels) if area else 1
+    r = (u0 // s, v0 // s, -((-u1) // s), -((-v1) // s))  # floor / ceil to the coarse grid
+    return SilhouetteRequest(int(actor_id), (u0, v0, u1, v1), s, r, scaled_camera(camera, s))
+
+
+def count_silhouette(request: SilhouetteRequest, mask: np.ndarray, k: int, fn_name: str = "silhouette_fn"
+                     ) -> SilhouetteCounts:
+    """S_all and S_in (full-resolution pixel units) of the mask rendered for `request` at scene frame k."""
+    r, s = request.coarse, request.scale
+    mask = np.asarray(mask)
+    expected = (r[3] - r[1], r[2] - r[0])
+    if mask.shape != expected:
+        raise ValueError(
+            f"silhouette function {fn_name} returned shape {mask.shape} for actor {request.actor_id} at frame {k} "
+            f"over rect {r}; expected (rows, cols) = {expected}: it must cover exactly (u0, v0, u1, v1) -> "
+            "(v1 - v0, u1 - u0)"
+        )
+    mask = mask.astype(bool, copy=False)
+    # the part of the coarse rect inside the coarse image [0, W/s) x [0, H/s)
+    cw, ch = request.camera.width, request.camera.height
+    a0, a1 = min(max(0, -r[0]), expected[1]), min(max(0, cw - r[0]), expected[1])
+    b0, b1 = min(max(0, -r[1]), expected[0]), min(max(0, ch - r[1]), expected[0])
+    s_all = float(np.count_nonzero(mask)) * s * s
+    s_in = float(np.count_nonzero(mask[b0:b1, a0:a1])) * s * s
+    return SilhouetteCounts(s_all, s_in, s, request.rect)
+
+
 def silhouette_counts(
     silhouette_fn: SilhouetteFn,
     scene: Scene,
@@ -87,30 +134,12 @@ def silhouette_counts(
 ) -> SilhouetteCounts:
     """Render the actor's silhouette over `rect` (capped and possibly downsampled, see the module docstring) and
     count its pixels in total and inside the image."""
-    w, h = camera.width, camera.height
-    u0, v0, u1, v1 = cap_rect(rect, w, h, window_margin)
-    area = (u1 - u0) * (v1 - v0)
-    if area == 0:
-        return SilhouetteCounts(0.0, 0.0, 1, (u0, v0, u1, v1))
-    s = downsample_factor(area, w, h, max_pixels)
-    cam = scaled_camera(camera, s)
-    r = (u0 // s, v0 // s, -((-u1) // s), -((-v1) // s))  # floor / ceil to the coarse grid
-    mask = np.asarray(silhouette_fn(scene, cam, k, actor_id, r))
-    expected = (r[3] - r[1], r[2] - r[0])
-    if mask.shape != expected:
-        name = getattr(silhouette_fn, "__qualname__", repr(silhouette_fn))
-        raise ValueError(
-            f"silhouette function {name} returned shape {mask.shape} for actor {actor_id} at frame {k} over rect {r};"
-            f" expected (rows, cols) = {expected}: it must cover exactly (u0, v0, u1, v1) -> (v1 - v0, u1 - u0)"
-        )
-    mask = mask.astype(bool)
-    # the part of the coarse rect inside the coarse image [0, W/s) x [0, H/s)
-    cw, ch = w // s, h // s
-    a0, a1 = min(max(0, -r[0]), expected[1]), min(max(0, cw - r[0]), expected[1])
-    b0, b1 = min(max(0, -r[1]), expected[0]), min(max(0, ch - r[1]), expected[0])
-    s_all = float(mask.sum()) * s * s
-    s_in = float(mask[b0:b1, a0:a1].sum()) * s * s
-    return SilhouetteCounts(s_all, s_in, s, (u0, v0, u1, v1))
+    req = plan_silhouette(camera, actor_id, rect, max_pixels=max_pixels, window_margin=window_margin)
+    u0, v0, u1, v1 = req.rect
+    if (u1 - u0) * (v1 - v0) == 0:
+        return SilhouetteCounts(0.0, 0.0, 1, req.rect)
+    mask = silhouette_fn(scene, req.camera, k, actor_id, req.coarse)
+    return count_silhouette(req, mask, k, getattr(silhouette_fn, "__qualname__", repr(silhouette_fn)))
 
 
 def visibility_metrics(visible: float, s_all: float, s_in: float) -> tuple[float, float, float]:

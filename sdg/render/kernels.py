@@ -788,3 +788,73 @@ def render_rows(
             sun_travel, sun_on, sky, shade,
             out_rgb, out_depth, out_sem, out_inst, out_norm,
         )
+
+
+# ------------------------------------------------------------------------------------------------ silhouettes
+@njit(cache=True, fastmath=_FM)
+def _silhouette_row(v, ru0, width, p_lo, p_hi, kind, half, local, rect, hull, hcount, out, off):
+    """Row v (absolute) of one silhouette: out[off + x] = True for the pixels u = ru0 + x, x in [0, width), whose
+    ray hits any of the primitives p_lo..p_hi-1 in front of the near plane. The hit test (screen rectangle, hull
+    span, `intersect`, t0 > NEAR) is the one of _render_row step (1b) expression for expression, so a pixel is
+    set exactly when render_rows, given only these primitives, would give it one of them."""
+    vc = v + 0.5
+    for p in range(p_lo, p_hi):
+        if v < rect[p, 1] or v >= rect[p, 3]:
+            continue
+        ua = max(rect[p, 0], ru0)
+        ub = min(rect[p, 2], ru0 + width)
+        if hcount[p] > 0:
+            ua, ub = _row_span(hull[p], hcount[p], vc, ua, ub)
+        if ua >= ub:
+            continue
+        k = kind[p]
+        hx = half[p, 0]
+        hy = half[p, 1]
+        hz = half[p, 2]
+        ox = local[p, 0, 0]
+        oy = local[p, 0, 1]
+        oz = local[p, 0, 2]
+        bx = local[p, 1, 0] + vc * local[p, 3, 0]
+        by = local[p, 1, 1] + vc * local[p, 3, 1]
+        bz = local[p, 1, 2] + vc * local[p, 3, 2]
+        ex = local[p, 2, 0]
+        ey = local[p, 2, 1]
+        ez = local[p, 2, 2]
+        for u in range(ua, ub):
+            x = off + u - ru0
+            if out[x]:  # already covered by another primitive of the silhouette
+                continue
+            uc = u + 0.5
+            t0, t1 = intersect(k, hx, hy, hz, ox, oy, oz, bx + uc * ex, by + uc * ey, bz + uc * ez)
+            if t0 <= t1 and t0 > NEAR and t0 < BIG:
+                out[x] = True
+
+
+@njit(cache=True)
+def silhouette_rows(task_job, task_row, job_rect, job_off, job_prims, kind, half, local, rect, hull, hcount, out):
+    """Many silhouettes in one call, serially (no thread start-up: silhouettes are mostly small).
+
+    Job i covers the pixel rectangle job_rect[i] = (u0, v0, u1, v1) (absolute, may lie outside the image); its
+    mask is out[job_off[i] : job_off[i] + (v1 - v0) * (u1 - u0)] in row-major order (zeroed by the caller), and it
+    tests primitives job_prims[i, 0] .. job_prims[i, 1] - 1 (one actor's, so no other actor or prop hides it).
+    Task t renders row task_row[t] (relative to v0) of job task_job[t]."""
+    for t in range(task_job.shape[0]):
+        i = task_job[t]
+        u0 = job_rect[i, 0]
+        w = job_rect[i, 2] - u0
+        r = task_row[t]
+        _silhouette_row(job_rect[i, 1] + r, u0, w, job_prims[i, 0], job_prims[i, 1], kind, half, local, rect, hull,
+                        hcount, out, job_off[i] + r * w)
+
+
+@njit(cache=True, parallel=True)
+def silhouette_rows_parallel(task_job, task_row, job_rect, job_off, job_prims, kind, half, local, rect, hull,
+                             hcount, out):
+    """silhouette_rows with the tasks (rows) spread over the numba threads, for large total areas."""
+    for t in prange(task_job.shape[0]):
+        i = task_job[t]
+        u0 = job_rect[i, 0]
+        w = job_rect[i, 2] - u0
+        r = task_row[t]
+        _silhouette_row(job_rect[i, 1] + r, u0, w, job_prims[i, 0], job_prims[i, 1], kind, half, local, rect, hull,
+                        hcount, out, job_off[i] + r * w)

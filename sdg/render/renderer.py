@@ -32,6 +32,7 @@ RENDERER_VERSION = "sdg-cpu-raycast/1.0"
 SENSORS = ("rgb", "depth", "semantic", "instance", "normals")
 _AO_REACH = 0.8  # metres around a footprint darkened by contact shadows (kernels.render_rows uses the same)
 _ROW_INTERLEAVE = 16
+_PARALLEL_SILHOUETTE_PIXELS = 1 << 18  # total silhouette pixels of one call above which it uses the threads
 
 if kernels.SKY_DEPTH != geometry.SKY_DEPTH:  # pragma: no cover - guards a constant duplicated for numba
     raise RuntimeError("sdg.render.kernels.SKY_DEPTH differs from sdg.geometry.SKY_DEPTH")
@@ -125,6 +126,8 @@ class SceneRenderer:
             lamps[:, i] = lamp_states(a, n)
             add_actor_parts(pl, a, owner=i)
         self._template = pl.freeze()
+        if np.any(np.diff(self._template.owner) < 0):  # pragma: no cover - add_actor_parts appends in owner order
+            raise RuntimeError("actor parts are not grouped by owner; SceneRenderer.silhouettes relies on it")
         self._a_centers, self._a_rots, self._a_swing, self._a_lamps = centers, rots, swing, lamps
 
     # ----------------------------------------------------------------------------------------- primitives
@@ -221,11 +224,61 @@ class SceneRenderer:
     def silhouette(self, k: int, actor_id: int, rect: tuple[int, int, int, int]) -> np.ndarray:
         """Bool mask (v1 - v0, u1 - u0) of the actor alone over the pixel rectangle rect = (u0, v0, u1, v1), which
         may extend beyond the image. Nothing else (ground, props, other actors) occludes it."""
+        return self.silhouettes(k, [(actor_id, rect)])[0]
+
+    def silhouettes(self, k: int, requests: Sequence[tuple[int, tuple[int, int, int, int]]]) -> list[np.ndarray]:
+        """Silhouettes of several actors at frame k in one go: for each (actor_id, (u0, v0, u1, v1)) the bool mask
+        (v1 - v0, u1 - u0) of that actor ALONE (no ground, prop or other actor hides it) over that pixel rectangle
+        (absolute pixel indices, may extend beyond the image). Pixel for pixel the same as rendering the actor by
+        itself (a pixel is set when its centre ray hits one of the actor's primitives in front of the near plane).
+
+        The frame's primitives of all the requested actors are composed and prepared once, and one kernel call
+        ray-tests every rectangle against its own actor's primitives only (serially for small total areas, where
+        starting threads would cost more than the work; over the numba threads above _PARALLEL_SILHOUETTE_PIXELS)."""
+        k = self._check_frame(k)
+        jobs = []
+        for actor_id, rect in requests:
+            u0, v0, u1, v1 = (int(x) for x in rect)
+            if u1 < u0 or v1 < v0:
+                raise ValueError(f"silhouette rect {rect} must satisfy u0 <= u1 and v0 <= v1")
+            if actor_id not in self._actor_index:
+                raise KeyError(f"no actor {actor_id} in scene {self.scene.name!r} "
+                               "(or not in this renderer's actor_ids)")
+            jobs.append((self._actor_index[actor_id], u0, v0, u1, v1))
+        n = len(jobs)
+        if n == 0:
+            return []
+        job_rect = np.array([j[1:] for j in jobs], dtype=np.int64).reshape(n, 4)
+        sizes = (job_rect[:, 3] - job_rect[:, 1]) * (job_rect[:, 2] - job_rect[:, 0])
+        job_off = np.zeros(n, dtype=np.int64)
+        np.cumsum(sizes[:-1], out=job_off[1:])
+        out = np.zeros(int(sizes.sum()), dtype=bool)
+        heights = np.where(sizes > 0, job_rect[:, 3] - job_rect[:, 1], 0)
+        if out.size:
+            # the parts of the requested actors, composed once: the template keeps each owner's parts contiguous
+            # and in owner order, so each actor's primitives are one index range of the selection
+            owners = np.unique(np.array([j[0] for j in jobs], dtype=np.int64))
+            sel = self._template.select_owners(owners)
+            prims = self._template.compose(self._a_centers[k], self._a_rots[k], self._a_swing[k], self._a_lamps[k],
+                                           parts=sel)
+            sel_owner = self._template.owner[sel]
+            job_owner = np.array([j[0] for j in jobs], dtype=np.int64)
+            job_prims = np.stack([np.searchsorted(sel_owner, job_owner, side="left"),
+                                  np.searchsorted(sel_owner, job_owner, side="right")], axis=1).astype(np.int64)
+            local, rect, _ = self._prepare(prims, shadows=False)
+            task_job = np.repeat(np.arange(n, dtype=np.int64), heights)
+            task_row = np.arange(len(task_job), dtype=np.int64) - np.repeat(np.cumsum(heights) - heights, heights)
+            run = (kernels.silhouette_rows_parallel if out.size > _PARALLEL_SILHOUETTE_PIXELS
+                   else kernels.silhouette_rows)
+            run(task_job, task_row, job_rect, job_off, job_prims, prims.kind, prims.half, local, rect[0], rect[1],
+                rect[2], out)
+        return [out[o:o + s].reshape(r[3] - r[1], r[2] - r[0]) for o, s, r in zip(job_off.tolist(), sizes.tolist(),
+                                                                                   job_rect.tolist())]
+
+    def _silhouette_zbuffer(self, k: int, actor_id: int, rect: tuple[int, int, int, int]) -> np.ndarray:
+        """silhouette() the long way: the full z-buffer pass of render_rows over the actor's primitives alone (the
+        reference the fast path is tested against)."""
         u0, v0, u1, v1 = (int(x) for x in rect)
-        if u1 < u0 or v1 < v0:
-            raise ValueError(f"silhouette rect {rect} must satisfy u0 <= u1 and v0 <= v1")
-        if actor_id not in self._actor_index:
-            raise KeyError(f"no actor {actor_id} in scene {self.scene.name!r} (or not in this renderer's actor_ids)")
         h, w = v1 - v0, u1 - u0
         if h == 0 or w == 0:
             return np.zeros((h, w), dtype=bool)
