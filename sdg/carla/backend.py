@@ -29,7 +29,7 @@ from sdg.carla.convert import (bgra_image, depth_from_bgra, instance_from_bgra, 
                                normals_from_depth, rgb_from_bgra, semantic_from_bgra)
 from sdg.carla.instances import match_sim_actors, reconcile_instances
 from sdg.carla.recorder import read_header
-from sdg.carla.server import CarlaServerProcess, Ports, port_free
+from sdg.carla.server import PORT_STRIDE, CarlaServerProcess, Ports, port_free
 from sdg.geometry import Camera
 from sdg.model import SensorClip
 from sdg.scene import Scene
@@ -377,9 +377,28 @@ def _claim_slot(n_hosts: int) -> int:
         return 0
 
 
+def _assigned_gpu():
+    try:
+        import ray
+
+        ids = ray.get_gpu_ids() if ray.is_initialized() else []
+        return ids[0] if ids else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def make_carla_simulator(cfg) -> CarlaSimulator:
+    """The simulator of one pool actor. With listed servers: the actor's slot picks its host. With a
+    server_command: the actor starts its own server on the slot's port block (RPC, streaming, Traffic Manager,
+    PORT_STRIDE apart, so actors sharing a node never collide) and on the GPU Ray assigned to it."""
     ep = cfg.endpoints.carla
-    return CarlaSimulator.from_endpoint(ep, _claim_slot(len(ep.hosts)))
+    if not ep.server_command:
+        return CarlaSimulator.from_endpoint(ep, _claim_slot(len(ep.hosts)))
+    slot = _claim_slot(1 << 12)
+    host, base = _parse_host(ep.hosts[0])
+    rpc = base + PORT_STRIDE * slot
+    return CarlaSimulator(host=host, port=rpc, timeout=ep.timeout, server_command=ep.server_command,
+                          tm_port=rpc + 3, gpu=_assigned_gpu())
 
 
 def check_carla(cfg) -> list:
