@@ -307,5 +307,14 @@ def test_merge_events_drops_duplicates_only():
     detected = [Event("collision", [1, 2], 1.705, 3.0), Event("collision", [1, 3], 1.7, 3.0),
                 Event("near_miss", [1, 2], 1.0, 1.5)]
     merged = merge_events(scripted, detected)
-    assert merged[0] is scripted[0]
+    assert (merged[0].kind, merged[0].actor_ids, merged[0].t_start) == ("collision", [2, 1], 1.7)
     assert [(e.kind, e.actor_ids) for e in merged[1:]] == [("collision", [1, 3]), ("near_miss", [1, 2])]
+    assert scripted[0].actor_ids == [2, 1]  # the inputs are not modified
+
+
+def test_merge_events_folds_a_detection_naming_more_actors_into_the_scripted_event():
+    scripted = [Event("red_light", [1], 1.12, 2.0)]
+    detected = [Event("red_light", [1, 9004], 1.12, 1.5), Event("red_light", [5, 9004], 1.2, 1.5)]
+    merged = merge_events(scripted, detected)
+    assert [(e.kind, e.actor_ids, e.t_start, e.t_end) for e in merged] == [
+        ("red_light", [1, 9004], 1.12, 2.0), ("red_light", [5, 9004], 1.2, 1.5)]

@@ -45,7 +45,7 @@ def choose_look(job_seed: int, clip_id: str, variant: int, weather: Sequence[str
     order = rng.permutation(len(combos))
     w, l = combos[int(order[variant % len(combos)])]
     vrng = np.random.default_rng(stable_seed(job_seed, clip_id, variant))
-    r = "wet" if (w in ("rain",) and "wet" in road) else road[int(vrng.integers(len(road)))]
+    r = "wet" if (w in ("rain", "snow") and "wet" in road) else road[int(vrng.integers(len(road)))]
     return Look(weather=w, lighting=l, road=r, seed=int(vrng.integers(0, 2**31 - 1)), variant=variant)
 
 

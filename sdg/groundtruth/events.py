@@ -365,14 +365,18 @@ def detect_events(
 
 def merge_events(existing: Sequence[Event], detected: Sequence[Event], *, tolerance: float = 0.5) -> list[Event]:
     """`existing` (e.g. scripted by the scenario generator or read from a recording) plus the detected events that
-    do not duplicate one: same kind, same set of actors and spans overlapping within `tolerance` s."""
-    out = list(existing)
+    do not duplicate one: same kind, spans overlapping within `tolerance` s, and one actor set containing the
+    other (a detector may name more actors, e.g. the traffic light a red-light runner passed: those ids are added
+    to the existing event, which is otherwise kept as it is)."""
+    out = [Event(e.kind, list(e.actor_ids), e.t_start, e.t_end, dict(e.details)) for e in existing]
+    n_existing = len(out)
     for d in detected:
-        dup = any(
-            e.kind == d.kind and set(e.actor_ids) == set(d.actor_ids)
-            and d.t_start <= e.t_end + tolerance and e.t_start <= d.t_end + tolerance
-            for e in existing
-        )
-        if not dup:
+        for e in out[:n_existing]:
+            a, b = set(e.actor_ids), set(d.actor_ids)
+            if e.kind == d.kind and (a <= b or b <= a) and \
+                    d.t_start <= e.t_end + tolerance and e.t_start <= d.t_end + tolerance:
+                e.actor_ids += [i for i in d.actor_ids if i not in a]
+                break
+        else:
             out.append(d)
     return out
