@@ -58,7 +58,12 @@ def cmd_run(args) -> int:
             print(v.line())
         if not all(v.ok for v in verdicts):
             raise UserError("preflight failed: fix the services above (or use the builtin backends) and re-run")
-    result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports)
+    from sdg.serving import ServeError
+
+    try:
+        result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports)
+    except ServeError as e:  # the Serve apps could not start: nothing was processed
+        raise UserError(str(e)) from None
     print(
         f"sdg run {cfg.name}: {len(result.committed)} clip(s) committed, {len(result.skipped)} already done, "
         f"{len(result.failed)} failed, {result.seconds:.1f} s -> {result.out_dir}"

@@ -72,15 +72,21 @@ def run_local(factories: list[Callable[[], Stage]], rows: Iterable[dict]) -> Ite
 _WORKER_STAGES: dict = {}
 
 
-def _task_fn(name: str, factory: Callable[[], Stage]):
+def _task_fn(name: str, factory: Callable[[], Stage], run_token: str):
+    """A Ray task function for a stateless stage. The stage is built once per worker process and run: worker
+    processes outlive runs, so the cache is keyed by the run too (a stage of an earlier run has its config)."""
+
     def fn(batch):
         import pyarrow as pa
 
-        stage = _WORKER_STAGES.get(name)
+        key = (run_token, name)
+        stage = _WORKER_STAGES.get(key)
         if stage is None:
+            for old in [k for k in _WORKER_STAGES if k[0] != run_token]:
+                del _WORKER_STAGES[old]
             stage = factory()
             stage.setup()
-            _WORKER_STAGES[name] = stage
+            _WORKER_STAGES[key] = stage
         rows = [run_stage_on_row(stage, r) for r in batch.to_pylist()]
         return pa.Table.from_pylist(rows)
 
@@ -104,6 +110,9 @@ def run_ray(factories: list[Callable[[], Stage]], rows: list[dict]) -> Iterator[
     import ray
     from ray.data import ActorPoolStrategy
 
+    import uuid
+
+    run_token = uuid.uuid4().hex
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
     for factory in factories:
         stage = factory()
@@ -116,6 +125,6 @@ def run_ray(factories: list[Callable[[], Stage]], rows: list[dict]) -> Iterator[
             ds = ds.map_batches(cls, fn_constructor_args=(factory,), compute=ActorPoolStrategy(size=fp.actors),
                                 **common)
         else:
-            ds = ds.map_batches(_task_fn(stage.name, factory), **common)
+            ds = ds.map_batches(_task_fn(stage.name, factory, run_token), **common)
     for row in ds.iter_rows():
         yield dict(row)

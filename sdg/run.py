@@ -58,6 +58,39 @@ def init_ray(cfg: JobConfig) -> None:
     ctx.execution_options.preserve_order = False
 
 
+def standing_cpus(cfg: JobConfig, serving: bool) -> dict[str, float]:
+    """CPUs the Ray pipeline holds for its whole run: the simulate and augment actor pools, one task of the other
+    stages, and with Serve the apps' replicas (their minimum: one per Cosmos server, one builtin, one prompt)."""
+    r = cfg.resources
+    parts = {"simulate actors": r.simulators * r.simulator_cpus, "augment actors": r.augmenters * r.stage_cpus,
+             "a stage task": r.stage_cpus}
+    if serving:
+        from sdg.augment.cosmos import cosmos_urls
+        from sdg.serving import AUGMENT_APP, PROMPT_APP, replica_needs
+
+        needs = replica_needs(cfg)
+        n = max(1, len(cosmos_urls(cfg))) if cfg.backends.augmenter == "cosmos" else 1
+        parts["augment replicas"] = n * needs[AUGMENT_APP]["CPU"]
+        parts["prompt replica"] = needs[PROMPT_APP]["CPU"]
+    return parts
+
+
+def warn_if_oversubscribed(cfg: JobConfig, serving: bool) -> bool:
+    """Warn (and return True) when the standing reservations exceed the cluster's CPUs: Ray would then wait
+    forever for an actor or replica to be placed (unless an autoscaler adds nodes)."""
+    import ray
+
+    parts = standing_cpus(cfg, serving)
+    total = float(ray.cluster_resources().get("CPU", 0.0))
+    if sum(parts.values()) <= total + 1e-9:
+        return False
+    detail = ", ".join(f"{k} {v:g}" for k, v in parts.items())
+    log.warning("the pipeline reserves %.2f CPUs (%s) but the cluster has %g: it will wait for resources that may "
+                "never free; lower resources.simulator_cpus / stage_cpus / simulators / augmenters or add nodes",
+                sum(parts.values()), detail, total)
+    return True
+
+
 def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", exports: bool = True) -> RunResult:
     t0 = time.time()
     out = Path(out_dir or cfg.output.dir)
@@ -75,25 +108,28 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
             todo.append({"spec": s.to_json()})
     manifest.save(config=json.loads(cfg.model_dump_json()), planned=[s.clip_id for s in specs])
     if todo:
+        if executor == "local" and cfg.backends.serve != "never":
+            # in-process executor: no cluster, so the stages use the backends' clients directly
+            cfg = cfg.model_copy(update={"backends": cfg.backends.model_copy(update={"serve": "never"})})
         factories = build_stages(cfg, out)
-        serving = False
+        deployment = None
         if executor == "local":
             stream = run_local(factories, todo)
         else:
             init_ray(cfg)
             from sdg.serving import deploy, uses_serve
 
+            warn_if_oversubscribed(cfg, uses_serve(cfg))
             if uses_serve(cfg):
-                deploy(cfg)
-                serving = True
+                deployment = deploy(cfg)
             stream = run_ray(factories, todo)
         try:
             _consume(stream, manifest, result)
         finally:
-            if serving:
+            if deployment is not None:
                 from sdg.serving import shutdown
 
-                shutdown()
+                shutdown(deployment)
     if exports and manifest.clips:
         write_exports(cfg, out, manifest)
     result.seconds = time.time() - t0

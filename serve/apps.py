@@ -1,21 +1,37 @@
 """Ray Serve applications of sdg.
 
 - `augment`: the Augmenter deployment. With `augmenter: cosmos` there is one replica per Cosmos-Transfer Gradio
-  server (comma-separated `endpoints.cosmos_url`), each with `gpus_per_replica` GPUs reserved; with `builtin` the
-  CPU augmenter runs in replicas that autoscale on queue length.
-- `prompt`: the PromptSource deployment (NIM VLM caption + NIM LLM template/polish, or the template-only source).
+  server (comma-separated `endpoints.cosmos_url` / $SDG_COSMOS_URL), replica rank i talking to server i, each
+  reserving `resources.gpus_per_augmenter` GPUs (0 when the Gradio server owns its GPUs outside Ray); with `builtin`
+  the CPU augmenter runs in replicas that autoscale on queue length up to `resources.augmenters`.
+- `prompt`: the PromptSource deployment (NIM VLM caption + NIM LLM fill/polish, or the template-only source).
 
-`check_health` reaches the backing server, so Serve restarts a replica whose server went away. The pipeline talks to
-them through deployment handles (sdg.serving). `serve deploy configs/serve.yaml` deploys the same apps from the
-import paths `serve.apps:augment_app` and `serve.apps:prompt_app` with args {"config": "<job config path>"}.
+Replicas reserve fractional CPUs (`resources.stage_cpus`; the prompt replica at most 0.25) so both apps fit next to
+the Ray Data pipeline on a 2-CPU machine: they mostly wait on remote servers.
+
+`check_health` reaches the backing server (Cosmos: the Gradio API description must list /generate_video; NIM:
+GET /v1/health/ready), so Serve marks the replica unhealthy and restarts it while its server is away. The pipeline
+talks to the apps through deployment handles (sdg.serving). `serve deploy configs/serve.yaml` deploys the same apps
+from the import paths `serve.apps:augment_app` and `serve.apps:prompt_app` with args {"config": "<job config path>"}.
 """
 from __future__ import annotations
 
+import httpx
 import numpy as np
 from ray import serve
 
 from sdg.augment.cosmos import cosmos_urls
+from sdg.augment.http import redact, redact_url
 from sdg.config import JobConfig, load_config
+from sdg.serving import (AUGMENT_APP, AUGMENT_DEPLOYMENT, PROMPT_APP, PROMPT_DEPLOYMENT, fingerprint, portable,
+                         replica_needs, resolve_frames)
+
+HEALTH_PERIOD_S, HEALTH_TIMEOUT_S = 10.0, 30.0
+# Apps are deleted at the end of a run, when no request is in flight, or when a run is aborted, when finishing a
+# request helps nobody (the Gradio server goes on with a started generation anyway): a replica being deleted polls
+# for running requests every 0.5 s and is killed after 2 s (Serve's 2 s / 20 s defaults made deletes take seconds,
+# and a replica still waiting for resources blocked the delete for the whole timeout)
+SHUTDOWN_OPTIONS = {"graceful_shutdown_wait_loop_s": 0.5, "graceful_shutdown_timeout_s": 2.0}
 
 
 def _cfg(config) -> JobConfig:
@@ -27,6 +43,7 @@ def _cfg(config) -> JobConfig:
 
 
 def _rank() -> int:
+    """This replica's rank in its deployment (0 outside Serve or on Ray versions without ranks)."""
     try:
         r = serve.get_replica_context().rank
         return int(getattr(r, "rank", r) or 0)
@@ -34,64 +51,124 @@ def _rank() -> int:
         return 0
 
 
-@serve.deployment(name="Augmenter", max_ongoing_requests=2, health_check_period_s=30, health_check_timeout_s=60)
+def gradio_health(url: str, timeout: float = 10.0, need: tuple[str, ...] = ("/upload_file", "/generate_video")):
+    """Raise RuntimeError unless the Gradio server at ``url`` answers its API description (``/gradio_api/info``,
+    or ``/info`` on Gradio 4) listing every endpoint of ``need``. One cheap HTTP GET, no queue, no model work."""
+    where = redact_url(url)
+    last = ""
+    for route in ("/gradio_api/info", "/info"):
+        try:
+            r = httpx.get(url.rstrip("/") + route, timeout=timeout)
+        except httpx.HTTPError as e:
+            raise RuntimeError(f"Cosmos-Transfer at {where} is unreachable ({type(e).__name__}: {redact(e)[:200]})") \
+                from None
+        if r.status_code == 404:
+            last = f"{route}: HTTP 404"
+            continue
+        if r.status_code != 200:
+            raise RuntimeError(f"Cosmos-Transfer at {where}{route}: HTTP {r.status_code}")
+        try:
+            named = set(r.json().get("named_endpoints", {}))
+        except (ValueError, AttributeError):
+            raise RuntimeError(f"Cosmos-Transfer at {where}{route}: not a Gradio API description") from None
+        missing = [n for n in need if n not in named]
+        if missing:
+            raise RuntimeError(f"Cosmos-Transfer at {where}: API lacks {missing}")
+        return
+    raise RuntimeError(f"Cosmos-Transfer at {where}: no Gradio API description ({last})")
+
+
+@serve.deployment(name=AUGMENT_DEPLOYMENT, max_ongoing_requests=2, health_check_period_s=HEALTH_PERIOD_S,
+                  health_check_timeout_s=HEALTH_TIMEOUT_S, **SHUTDOWN_OPTIONS)
 class AugmentDeployment:
+    """One augmenter per replica; with Cosmos, the replica of rank i uses server i of the config's urls."""
+
     def __init__(self, config):
         from sdg.stages.augment import make_augmenter
 
         cfg = _cfg(config)
+        self._fingerprint = fingerprint(cfg, AUGMENT_APP)
         urls = cosmos_urls(cfg)
-        if cfg.backends.augmenter == "cosmos" and len(urls) > 1:
-            cfg = cfg.model_copy(deep=True)
-            cfg.endpoints.cosmos_url = urls[_rank() % len(urls)]
+        self.url = None
+        if cfg.backends.augmenter == "cosmos" and urls:
+            self.url = urls[_rank() % len(urls)]
+            if len(urls) > 1:
+                cfg = cfg.model_copy(deep=True)
+                cfg.endpoints.cosmos_url = self.url
         self.augmenter = make_augmenter(cfg)
-        self.name = self.augmenter.name
 
     def augment(self, req) -> np.ndarray:
-        return self.augmenter.augment(req)
+        """One variant (an AugmentRequest whose rgb may be shipped as an ObjectRef, see sdg.serving)."""
+        from dataclasses import replace
+
+        try:
+            return self.augmenter.augment(replace(req, rgb=resolve_frames(req.rgb)))
+        except Exception as e:  # noqa: BLE001 - re-raised in a form Ray can ship to the caller
+            raise portable(e) from None
+
+    def backend(self) -> str:
+        return self.augmenter.name
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
 
     def check_health(self) -> None:
-        check = getattr(self.augmenter, "check", None)
-        if check is not None:
-            v = check()
-            if not v.ok:
-                raise RuntimeError(v.line())
+        if self.url:
+            gradio_health(self.url)
 
 
-@serve.deployment(name="Prompter", max_ongoing_requests=8, health_check_period_s=30, health_check_timeout_s=30)
+@serve.deployment(name=PROMPT_DEPLOYMENT, max_ongoing_requests=8, health_check_period_s=HEALTH_PERIOD_S,
+                  health_check_timeout_s=HEALTH_TIMEOUT_S, **SHUTDOWN_OPTIONS)
 class PromptDeployment:
     def __init__(self, config):
         from sdg.stages.augment import make_prompts
 
-        self.source = make_prompts(_cfg(config))
-        self.name = self.source.name
+        cfg = _cfg(config)
+        self._fingerprint = fingerprint(cfg, PROMPT_APP)
+        self.source = make_prompts(cfg)
 
-    def prompt(self, clip_id: str, rgb: np.ndarray, look, fps: float) -> str:
-        return self.source.prompt(clip_id, rgb, look, fps)
+    def prompt(self, clip_id: str, rgb, look, fps: float) -> str:
+        """``rgb``: the clip (T,H,W,3) uint8, or an ObjectRef of it (bare or in a one-element list)."""
+        try:
+            return self.source.prompt(clip_id, resolve_frames(rgb), look, fps)
+        except Exception as e:  # noqa: BLE001 - re-raised in a form Ray can ship to the caller
+            raise portable(e) from None
+
+    def backend(self) -> str:
+        return self.source.name
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
 
     def check_health(self) -> None:
         for client in (getattr(self.source, "vlm", None), getattr(self.source, "llm", None)):
             if client is not None and not client.health():
-                raise RuntimeError(f"NIM at {client.url} is not ready")
+                raise RuntimeError(f"NIM at {redact_url(client.url)} is not ready (GET /v1/health/ready failed)")
+
+
+def _config_arg(args):
+    return _cfg(args["config"] if isinstance(args, dict) and "config" in args else args)
 
 
 def augment_app(args: dict | JobConfig):
-    cfg = _cfg(args["config"] if isinstance(args, dict) and "config" in args else args)
-    r = cfg.resources
+    """The `augment` app of a job config (a JobConfig, or ``{"config": path}`` from a Serve config file)."""
+    cfg = _config_arg(args)
+    need = replica_needs(cfg)[AUGMENT_APP]
+    actor = {"num_cpus": need["CPU"], "num_gpus": need.get("GPU", 0.0)}
     if cfg.backends.augmenter == "cosmos":
-        n = max(1, len(cosmos_urls(cfg)))
-        dep = AugmentDeployment.options(num_replicas=n, ray_actor_options={
-            "num_cpus": r.stage_cpus, "num_gpus": r.gpus_per_augmenter})
+        dep = AugmentDeployment.options(num_replicas=max(1, len(cosmos_urls(cfg))), ray_actor_options=actor)
     else:
         dep = AugmentDeployment.options(
-            autoscaling_config={"min_replicas": 1, "max_replicas": r.augmenters, "target_ongoing_requests": 1},
-            ray_actor_options={"num_cpus": r.stage_cpus, "num_gpus": 0})
+            autoscaling_config={"min_replicas": 1, "max_replicas": cfg.resources.augmenters,
+                                "target_ongoing_requests": 1},
+            ray_actor_options=actor)
     return dep.bind(cfg)
 
 
 def prompt_app(args: dict | JobConfig):
-    cfg = _cfg(args["config"] if isinstance(args, dict) and "config" in args else args)
+    """The `prompt` app of a job config (a JobConfig, or ``{"config": path}`` from a Serve config file)."""
+    cfg = _config_arg(args)
     return PromptDeployment.options(
         autoscaling_config={"min_replicas": 1, "max_replicas": max(1, cfg.resources.augmenters),
                             "target_ongoing_requests": 4},
-        ray_actor_options={"num_cpus": min(0.25, cfg.resources.stage_cpus)}).bind(cfg)
+        ray_actor_options={"num_cpus": replica_needs(cfg)[PROMPT_APP]["CPU"]}).bind(cfg)

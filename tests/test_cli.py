@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import cv2
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LOG = REPO / "configs/recordings/intersection_collision.log"

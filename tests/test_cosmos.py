@@ -306,3 +306,13 @@ def test_make_augmenter_client_from_config(monkeypatch):
         make_augmenter_client(_cfg())
     with pytest.raises(ConfigError, match="augmentation.*typo_field"):
         make_augmenter_client(_cfg(endpoints={"cosmos_url": "http://c:1"}, augmentation={"cosmos": {"typo_field": 1}}))
+
+
+def test_output_mismatch_survives_pickling():
+    import pickle
+
+    from sdg.augment.cosmos import CosmosOutputMismatch
+
+    e = CosmosOutputMismatch("clip-1", (12, 90, 160), (11, 90, 160), "; check the server")
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is CosmosOutputMismatch and str(back) == str(e) and back.got == (11, 90, 160)

@@ -69,11 +69,14 @@ class CosmosOutputMismatch(CosmosError):
     """The returned video does not have the input's frame count or resolution."""
 
     def __init__(self, clip_id: str, expected: tuple[int, int, int], got: tuple[int, int, int], hint: str = ""):
-        self.clip_id, self.expected, self.got = clip_id, expected, got
+        self.clip_id, self.expected, self.got, self.hint = clip_id, expected, got, hint
         super().__init__(
             f"clip {clip_id}: Cosmos-Transfer returned {got[0]} frames of {got[2]}x{got[1]}, expected {expected[0]} "
             f"frames of {expected[2]}x{expected[1]}; the augmented frames cannot be aligned with the ground truth"
             f"{hint}")
+
+    def __reduce__(self):  # crosses process boundaries (Ray Serve replicas) intact
+        return (CosmosOutputMismatch, (self.clip_id, self.expected, self.got, self.hint))
 
 
 class _Transient(Exception):
