@@ -120,7 +120,6 @@ class Resources(_Cfg):
     stage_cpus: float = Field(0.5, gt=0)  # CPU reservation of the CPU stages' tasks
     augmenters: int = Field(1, ge=1)  # max augment replicas (builtin autoscales up to this)
     gpus_per_augmenter: float = Field(0.0, ge=0)  # GPUs reserved per Cosmos replica (0: the Gradio server owns them)
-    serve_port: int = Field(8000, gt=0, lt=65536)
 
 
 class Output(_Cfg):
