@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from servers.cosmos_app import CosmosTestServer, free_port, grade  # noqa: E402
+from servers.cosmos_app import free_port, grade  # noqa: E402
 
 from sdg.augment.base import AugmentRequest, Augmenter, Look  # noqa: E402
 from sdg.augment.cosmos import (  # noqa: E402
@@ -24,6 +23,7 @@ from sdg.augment.cosmos import (  # noqa: E402
     parse_status,
 )
 from sdg.augment.video import encode_mp4  # noqa: E402
+from servers.fixtures import cosmos_server  # noqa: E402,F401 (the shared session server)
 from sdg.config import ConfigError, parse_config  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # gradio's own pandas deprecations
@@ -31,27 +31,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # gradio's 
 CONTROL_LEVEL = {"edge": 30, "depth": 90, "seg": 150, "vis": 210}  # each control a distinct grey level
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cosmos_server")
-    saved = {k: os.environ.get(k) for k in ("GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED")}
-    os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio_tmp")
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    srv = CosmosTestServer(root)
-    srv.start()
-    yield srv
-    srv.close()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.fixture()
-def srv(server):
-    server.reset()
-    return server
+def srv(cosmos_server):
+    cosmos_server.reset()
+    return cosmos_server
 
 
 def clip(t: int = 12, h: int = 48, w: int = 64) -> np.ndarray:
