@@ -190,3 +190,42 @@ def test_a_failing_clip_is_reported_not_written_and_redone_on_resume(tmp_path, m
     monkeypatch.undo()
     second = run_job(cfg, tmp_path / "r", executor="local", exports=False)
     assert second.ok and second.skipped == ["col.corner.f00000"] and second.committed == ["col.corner.f00004"]
+
+
+def test_killed_run_resumes_without_losing_or_duplicating_frames(tmp_path):
+    """SIGKILL `sdg run` after its first commit, run it again: every frame exactly once, no temp files left."""
+    import signal
+    import time
+
+    job = small_job(clip_frames=2, augmentation={"variants": 1})  # 3 clips of 2 frames
+    p = tmp_path / "job.yaml"
+    p.write_text(yaml.safe_dump(job))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "sdg.cli", "run", str(p), "--output", str(out), "--executor",
+                             "local", "--no-exports"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    committed = {}
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            committed = json.loads((out / "manifest.json").read_text()).get("clips", {})
+        except (FileNotFoundError, json.JSONDecodeError):
+            committed = {}
+        if committed:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait(timeout=60)
+    if len(committed) == 3:
+        pytest.skip("the run finished before it could be killed")
+    assert proc.returncode == -signal.SIGKILL
+    r = _cli("run", str(p), "--output", str(out), "--executor", "local", "--no-exports")
+    assert r.returncode == 0, r.stderr
+    man = json.loads((out / "manifest.json").read_text())
+    assert sorted(man["clips"]) == ["col.corner.f00000", "col.corner.f00002", "col.corner.f00004"]
+    assert set(man["last_run"]["skipped"]) >= set(committed)
+    frames = sorted(f for e in man["clips"].values() for f in pq.read_table(out / e["shard"])["frame_index"].to_pylist())
+    assert frames == list(range(6))
+    assert sorted(x.name for x in (out / "shards").iterdir()) == [
+        "part-col.corner.f00000.parquet", "part-col.corner.f00002.parquet", "part-col.corner.f00004.parquet"]
