@@ -45,6 +45,25 @@ _FM = {"nsz", "arcp", "contract", "afn", "reassoc"}  # fast math without assumin
 
 
 @njit(cache=True, fastmath=_FM, inline="always")
+def _slab(o, d, h, t0, t1):
+    """Clip the parameter interval (t0, t1) of the line o + t d to the slab |o + t d| <= h (one axis).
+    An empty result (t0 > t1) means a miss; (1, -1) when the line runs parallel to the slab outside it."""
+    if abs(d) < _EPS:
+        if abs(o) > h:
+            return 1.0, -1.0
+        return t0, t1
+    ta = (-h - o) / d
+    tb = (h - o) / d
+    if ta > tb:
+        ta, tb = tb, ta
+    if ta > t0:
+        t0 = ta
+    if tb < t1:
+        t1 = tb
+    return t0, t1
+
+
+@njit(cache=True, fastmath=_FM, inline="always")
 def intersect(kind, hx, hy, hz, ox, oy, oz, dx, dy, dz):
     """Entry and exit parameters (t0, t1) of the line o + t d with a primitive in its local frame.
     t0 > t1 means no intersection. Units: those of o and d (t multiplies d)."""
@@ -85,43 +104,9 @@ def intersect(kind, hx, hy, hz, ox, oy, oz, dx, dy, dz):
             t1 = (-b + s) / a
     else:
         # box: x and y slabs (z slab shared with the cylinder below)
-        if abs(dx) < _EPS:
-            if abs(ox) > hx:
-                return 1.0, -1.0
-        else:
-            ta = (-hx - ox) / dx
-            tb = (hx - ox) / dx
-            if ta > tb:
-                ta, tb = tb, ta
-            if ta > t0:
-                t0 = ta
-            if tb < t1:
-                t1 = tb
-        if abs(dy) < _EPS:
-            if abs(oy) > hy:
-                return 1.0, -1.0
-        else:
-            ta = (-hy - oy) / dy
-            tb = (hy - oy) / dy
-            if ta > tb:
-                ta, tb = tb, ta
-            if ta > t0:
-                t0 = ta
-            if tb < t1:
-                t1 = tb
-    if abs(dz) < _EPS:
-        if abs(oz) > hz:
-            return 1.0, -1.0
-    else:
-        ta = (-hz - oz) / dz
-        tb = (hz - oz) / dz
-        if ta > tb:
-            ta, tb = tb, ta
-        if ta > t0:
-            t0 = ta
-        if tb < t1:
-            t1 = tb
-    return t0, t1
+        t0, t1 = _slab(ox, dx, hx, t0, t1)
+        t0, t1 = _slab(oy, dy, hy, t0, t1)
+    return _slab(oz, dz, hz, t0, t1)
 
 
 @njit(cache=True, fastmath=_FM, inline="always")
