@@ -291,19 +291,23 @@ def resolve_frames(value):
     return value
 
 
+def _connect(deployment: str, app: str, timeout_s: float):
+    """The deployment's handle and the backend its replicas run (which also proves the app answers)."""
+    handle = _handle(deployment, app)
+    try:
+        return handle, handle.backend.remote().result(timeout_s=timeout_s)
+    except Exception as e:  # noqa: BLE001
+        raise ServeError(f"Serve app {app!r} does not answer: {_unwrap(e)}") from None
+
+
 class ServeAugmenter:
     """Augmenter over the `augment` app's handle; :meth:`augment_many` keeps several replicas busy at once.
     ``name`` is ``serve:augment/<backend>`` (the replica's augmenter, e.g. cosmos). The variants of one clip share
     one object-store copy of its frames."""
 
     def __init__(self, timeout_s: float = 60.0):
-        self.handle = _handle(AUGMENT_DEPLOYMENT, AUGMENT_APP)
-        try:
-            backend = self.handle.backend.remote().result(timeout_s=timeout_s)
-        except Exception as e:  # noqa: BLE001
-            raise ServeError(f"Serve app {AUGMENT_APP!r} does not answer: {_unwrap(e)}") from None
-        self.backend = backend
-        self.name = f"serve:{AUGMENT_APP}/{backend}"
+        self.handle, self.backend = _connect(AUGMENT_DEPLOYMENT, AUGMENT_APP, timeout_s)
+        self.name = f"serve:{AUGMENT_APP}/{self.backend}"
 
     def augment(self, req):
         return self.augment_many([req])[0]
@@ -333,11 +337,7 @@ class ServePromptSource:
     The clip's frames go to the object store once per clip (every variant's call passes the same reference)."""
 
     def __init__(self, timeout_s: float = 60.0):
-        self.handle = _handle(PROMPT_DEPLOYMENT, PROMPT_APP)
-        try:
-            source = self.handle.backend.remote().result(timeout_s=timeout_s)
-        except Exception as e:  # noqa: BLE001
-            raise ServeError(f"Serve app {PROMPT_APP!r} does not answer: {_unwrap(e)}") from None
+        self.handle, source = _connect(PROMPT_DEPLOYMENT, PROMPT_APP, timeout_s)
         self.name = f"serve:{PROMPT_APP}/{source}"
         self._clip: tuple[str, int, object] | None = None  # (clip id, id(rgb), ObjectRef of rgb)
 
