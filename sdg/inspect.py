@@ -143,15 +143,20 @@ def _look_name(look_json: str | None) -> str:
     return f"{lk.get('weather')}/{lk.get('lighting')}/{lk.get('road')}"
 
 
-def _read_row(path: str, clip_id: str, variant: int, frame_index: int) -> dict:
+def _frame_rows(table, frame_index: int, variant: int | None = None) -> list[dict]:
+    """The rows of one frame (all variants, or one) of a shard table."""
     import pyarrow.compute as pc
 
-    t = pq.read_table(path)
-    m = pc.and_(pc.equal(t["variant"], variant), pc.equal(t["frame_index"], frame_index))
-    return t.filter(m).to_pylist()[0]
+    m = pc.equal(table["frame_index"], frame_index)
+    if variant is not None:
+        m = pc.and_(m, pc.equal(table["variant"], variant))
+    return table.filter(m).to_pylist()
 
 
 def _sheets(out_dir: Path, keys: list, sample: int) -> list[Path]:
+    from functools import lru_cache
+
+    read = lru_cache(maxsize=2)(pq.read_table)  # the sampled frames come from few shards: read each once
     target = out_dir / "inspect"
     images = []
     # contact sheet: frames spread over the dataset, SoM overlays
@@ -159,19 +164,17 @@ def _sheets(out_dir: Path, keys: list, sample: int) -> list[Path]:
     tiles = []
     for i in idx:
         path, clip, variant, frame, _ = keys[i]
-        r = _read_row(path, clip, variant, frame)
+        r = _frame_rows(read(path), frame, variant)[0]
         tiles.append(_label(decode_image(r["som_image"]), f"{clip} v{variant} f{frame}"))
     images.append(_save(target / "contact_sheet.png", _grid(tiles, cols=3)))
     # every modality of the busiest frame
     path, clip, variant, frame, _ = max(keys, key=lambda k: k[4])
-    row = _read_row(path, clip, variant, frame)
+    row = _frame_rows(read(path), frame, variant)[0]
     images.append(_save(target / "modalities.png", _grid(_modalities(row), cols=4)))
     # every look of that frame
-    t = pq.read_table(path, columns=["variant", "frame_index", "image", "look", "rgb_image"])
     looks = [_label(decode_image(row["rgb_image"]), "original")]
-    for r in t.to_pylist():
-        if r["frame_index"] == frame:
-            looks.append(_label(decode_image(r["image"]), f"v{r['variant']} {_look_name(r['look'])}"))
+    for r in sorted(_frame_rows(read(path), frame), key=lambda r: r["variant"]):
+        looks.append(_label(decode_image(r["image"]), f"v{r['variant']} {_look_name(r['look'])}"))
     images.append(_save(target / "looks.png", _grid(looks, cols=min(4, len(looks)))))
     images.append(_save(target / "builtin_looks.png", _grid(_all_looks(out_dir, row), cols=4)))
     return images
