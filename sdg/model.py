@@ -144,11 +144,6 @@ GROUND_TRUTH_COLUMNS = (
 )
 
 
-def records_to_arrow(records: list[BaseModel], type_: pa.DataType) -> list[dict]:
-    """pydantic records -> plain dicts ready for an Arrow list<struct> column."""
-    return [r.model_dump() for r in records]
-
-
 # ------------------------------------------------------------------------------------- in-memory sensor clip
 @dataclass
 class SensorClip:
