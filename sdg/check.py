@@ -12,28 +12,12 @@ Every line goes through :func:`sdg.augment.http.redact`: API keys and tokens fro
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Callable
 
 from sdg.config import JobConfig
+from sdg.verdict import Verdict
 
 __all__ = ["Verdict", "check_services", "all_ok"]
-
-
-@dataclass
-class Verdict:
-    """One service's preflight result. ``fix`` says what to do and is shown only when ``ok`` is false."""
-
-    service: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        """``[ok  ] service: detail`` or ``[FAIL] service: detail — fix``."""
-        mark = "ok  " if self.ok else "FAIL"
-        tail = f" — {self.fix}" if (self.fix and not self.ok) else ""
-        return f"[{mark}] {self.service}: {self.detail}{tail}"
 
 
 def _carla(cfg: JobConfig) -> list[Verdict]:

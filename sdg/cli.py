@@ -28,7 +28,7 @@ def cmd_validate(args) -> int:
     specs = _preflight(preflight, cfg)
     print(f"{args.config}: ok — {len(specs)} clip(s), {cfg.augmentation.variants} variant(s) each")
     for s in specs:
-        print(f"  {s.clip_id}  camera {s.camera['width']}x{s.camera['height']} fov {s.camera['fov']:g}")
+        print(f"  {s.clip_id}  camera {s.camera.width}x{s.camera.height} fov {s.camera.fov:g}")
     return 0
 
 
@@ -58,7 +58,7 @@ def cmd_run(args) -> int:
             print(v.line())
         if not all(v.ok for v in verdicts):
             raise UserError("preflight failed: fix the services above (or use the builtin backends) and re-run")
-    from sdg.serving import ServeError
+    from sdg.serving.contract import ServeError
 
     try:
         result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports)

@@ -1,36 +1,10 @@
 """Clip planning: a job config -> deterministic clip specs (scenario x camera), the unit of simulate and augment."""
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-
 from sdg.config import BuiltinScenario, JobConfig, RecordingScenario
+from sdg.work import ClipSpec, ScenarioConfig
 
-
-@dataclass(frozen=True)
-class ClipSpec:
-    job: str
-    clip_id: str
-    scenario_id: str
-    camera: dict  # sdg.geometry.Camera.as_dict()
-    scenario: dict  # the scenario config, JSON-ready (paths as strings)
-    variants: int
-    seed: int  # job seed
-    frames: tuple[int, int] | None = None  # [start, stop) scene frame indices of this clip; None: the whole scene
-
-    def frame_indices(self, n_scene_frames: int) -> list[int]:
-        start, stop = self.frames if self.frames else (0, n_scene_frames)
-        return list(range(start, min(stop, n_scene_frames)))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, s: str) -> "ClipSpec":
-        d = json.loads(s)
-        if d.get("frames") is not None:
-            d["frames"] = tuple(d["frames"])
-        return cls(**d)
+__all__ = ["ClipSpec", "plan_clips"]
 
 
 def _cameras_for(cfg: JobConfig, scenario) -> list:
@@ -42,7 +16,7 @@ def _cameras_for(cfg: JobConfig, scenario) -> list:
     return [camera_from_config(c) for c in cfg.cameras if c.name in wanted]
 
 
-def _windows(cfg: JobConfig, scenario: dict) -> list[tuple[int, int] | None]:
+def _windows(cfg: JobConfig, scenario: ScenarioConfig) -> list[tuple[int, int] | None]:
     if not cfg.clip_frames:
         return [None]
     from sdg.scenes import scene_for
@@ -58,8 +32,7 @@ def plan_clips(cfg: JobConfig) -> list[ClipSpec]:
     specs = []
     for s in cfg.scenarios:
         assert isinstance(s, (BuiltinScenario, RecordingScenario))
-        scenario = json.loads(s.model_dump_json())
-        windows = _windows(cfg, scenario)
+        windows = _windows(cfg, s)
         for cam in _cameras_for(cfg, s):
             for win in windows:
                 suffix = f".f{win[0]:05d}" if win is not None else ""
@@ -68,8 +41,8 @@ def plan_clips(cfg: JobConfig) -> list[ClipSpec]:
                         job=cfg.name,
                         clip_id=f"{s.id}.{cam.name}{suffix}",
                         scenario_id=s.id,
-                        camera=cam.as_dict(),
-                        scenario=scenario,
+                        camera=cam,
+                        scenario=s,
                         variants=cfg.augmentation.variants,
                         seed=cfg.seed,
                         frames=win,

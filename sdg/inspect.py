@@ -186,14 +186,13 @@ def _frame_lights(out_dir: Path, row: dict) -> list:
         from sdg.augment.lights import project_lights
         from sdg.clips import plan_clips
         from sdg.config import parse_config
-        from sdg.geometry import Camera
         from sdg.scenes import scene_for
 
         cfg = parse_config(json.loads((out_dir / "manifest.json").read_text())["config"])
         spec = next(s for s in plan_clips(cfg) if s.clip_id == row["clip_id"])
         scene = scene_for(spec.scenario)
         k = int(np.argmin(np.abs(scene.times - row["timestamp"])))
-        return project_lights(scene, Camera.from_dict(spec.camera), [k])
+        return project_lights(scene, spec.camera, [k])
     except Exception:  # noqa: BLE001 - a sheet without lamps is still worth writing
         return []
 

@@ -144,7 +144,16 @@ GROUND_TRUTH_COLUMNS = (
 )
 
 
-# ------------------------------------------------------------------------------------- in-memory sensor clip
+# ------------------------------------------------------------------------------------------- in-memory clips
+@dataclass
+class ClipAnnotations:
+    """The ground truth of one clip, per frame (what the ground-truth stage adds to a clip's work item)."""
+
+    marks: dict[int, int]  # actor_id -> mark 1..N, stable over the clip (only actors that get a mark)
+    objects: list[list[ObjectAnnotation]]  # per frame of the clip, sorted by mark (unmarked last), then actor id
+    events: list[list[EventRecord]]  # per frame: every scene event, `active` when the frame time is in its span
+
+
 @dataclass
 class SensorClip:
     """What a Simulator gives for one clip and camera: T frames of the five sensors, exact by construction.

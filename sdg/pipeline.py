@@ -1,17 +1,22 @@
-"""The pipeline is the list of stages; an executor runs them (Ray Data streaming, or in-process for tests).
+"""The pipeline is the list of stages; an executor runs it (Ray Data streaming, or in-process).
 
     simulate -> groundtruth -> augment -> postprocess -> write
 
-A clip that fails in any stage becomes an error row that later stages pass through; the driver records it and the
-run exits non-zero after the other clips are committed. Nothing of a failed clip is written.
+Building a :class:`Pipeline` checks the stage contract once: every field a stage needs is added by an earlier stage
+(else :class:`sdg.work.ContractError` names the stage and the field), and it works out which fields are still read
+downstream after each stage, so the rest is dropped as soon as it is no longer needed.
+
+A clip that fails in a stage becomes a :class:`sdg.work.ClipFailed` that later stages pass through; the driver
+records it and the run exits non-zero after the other clips are committed. Nothing of a failed clip is written.
+Only the Ray adapter here converts work items to and from Ray Data rows (with sdg.transport).
 """
 from __future__ import annotations
 
-import functools
 import logging
 import traceback
-from pathlib import Path
-from typing import Callable, Iterable, Iterator
+import uuid
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from sdg.config import JobConfig
 from sdg.stages.augment import AugmentStage
@@ -20,111 +25,186 @@ from sdg.stages.groundtruth import GroundTruthStage
 from sdg.stages.postprocess import PostprocessStage
 from sdg.stages.simulate import SimulateStage
 from sdg.stages.write import WriteStage
+from sdg.work import WORK_FIELDS, ClipFailed, ClipWork, ContractError, WorkItem
 
 log = logging.getLogger("sdg.pipeline")
 
 
-def build_stages(cfg: JobConfig, out_dir: Path) -> list[Callable[[], Stage]]:
-    """Stage factories (picklable), in order."""
-    return [
-        functools.partial(SimulateStage, cfg),
-        functools.partial(GroundTruthStage, cfg),
-        functools.partial(AugmentStage, cfg),
-        functools.partial(PostprocessStage, cfg),
-        functools.partial(WriteStage, cfg, out_dir),
-    ]
+@dataclass(frozen=True)
+class StagePlan:
+    """A stage to build in a worker: its class and constructor arguments (picklable)."""
+
+    cls: type[Stage]
+    args: tuple
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    def build(self) -> Stage:
+        return self.cls(*self.args)
 
 
-def _clip_of(row: dict) -> str:
-    if row.get("clip_id"):
-        return row["clip_id"]
-    import json
+class Pipeline:
+    """Stages in order, checked against each other; ``outputs``: the fields the caller reads from the results."""
 
+    def __init__(self, stages: list[StagePlan], outputs: tuple[str, ...] = ()):
+        self.stages = list(stages)
+        self.outputs = tuple(outputs)
+        self.keep_after = check_contract(self.stages, self.outputs)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+
+def check_contract(stages: list[StagePlan], outputs: tuple[str, ...] = ()) -> list[set[str]]:
+    """Raise ContractError unless each stage's needs are added by an earlier stage; return, per stage, the fields
+    still needed after it (by a later stage or by the caller)."""
+    have = {"spec": "the planner"}
+    for s in stages:
+        for f in (*s.cls.needs, *s.cls.adds):
+            if f not in WORK_FIELDS:
+                raise ContractError(f"stage {s.name!r} declares an unknown field {f!r} "
+                                    f"(fields: {', '.join(WORK_FIELDS)})")
+        for f in s.cls.needs:
+            if f not in have:
+                later = [t.name for t in stages if f in t.cls.adds]
+                where = f" ({', '.join(later)} adds it, but runs later)" if later else ""
+                raise ContractError(f"stage {s.name!r} needs {f!r}, which no earlier stage adds{where}")
+        for f in s.cls.adds:
+            if f in have:
+                raise ContractError(f"stage {s.name!r} adds {f!r}, already added by {have[f]}")
+            have[f] = s.name
+    for f in outputs:
+        if f not in have:
+            raise ContractError(f"the pipeline's result needs {f!r}, which no stage adds")
+    later, after = set(outputs), []
+    for s in reversed(stages):
+        after.append(set(later))
+        later |= set(s.cls.needs)
+    present, keep = set(), []
+    for s, needed in zip(stages, after[::-1]):
+        present |= set(s.cls.adds)
+        keep.append(needed & present)
+    return keep
+
+
+def build_pipeline(cfg: JobConfig, out_dir) -> Pipeline:
+    return Pipeline([
+        StagePlan(SimulateStage, (cfg,)),
+        StagePlan(GroundTruthStage, (cfg,)),
+        StagePlan(AugmentStage, (cfg,)),
+        StagePlan(PostprocessStage, (cfg,)),
+        StagePlan(WriteStage, (cfg, str(out_dir))),
+    ], outputs=("shard",))
+
+
+def apply_stage(stage: Stage, item: WorkItem) -> WorkItem:
+    """One stage on one work item: the stage sees ``spec`` and its ``needs`` only and gives back its ``adds``; an
+    exception becomes a ClipFailed (passed through by later stages)."""
+    if isinstance(item, ClipFailed):
+        return item
     try:
-        return json.loads(row["spec"])["clip_id"]
-    except Exception:  # noqa: BLE001
-        return "?"
-
-
-def run_stage_on_row(stage: Stage, row: dict) -> dict:
-    """Apply one stage to one row, turning an exception into an error row (passed through by later stages)."""
-    if row.get("error"):
-        return {"clip_id": _clip_of(row), "error": row["error"]}
-    try:
-        return stage.process(row)
+        out = stage.process(item.only(stage.needs))
+        return item.updated(out, stage.adds)
     except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
-        log.debug("stage %s failed:\n%s", stage.name, traceback.format_exc())
-        return {"clip_id": _clip_of(row), "error": f"{stage.name}: {type(e).__name__}: {e}"}
+        log.debug("stage %s failed on %s:\n%s", stage.name, item.clip_id, traceback.format_exc())
+        return ClipFailed.of(item.clip_id, stage.name, e)
 
 
 # ------------------------------------------------------------------------------------------------ executors
-def run_local(factories: list[Callable[[], Stage]], rows: Iterable[dict]) -> Iterator[dict]:
+def run_local(pipeline: Pipeline, items: Iterable[ClipWork]) -> Iterator[WorkItem]:
     """In-process executor: the same stages, one clip at a time (tests, debugging, `--executor local`)."""
-    stages = [f() for f in factories]
+    stages = [p.build() for p in pipeline.stages]
     for s in stages:
         s.setup()
-    for row in rows:
-        for s in stages:
-            row = run_stage_on_row(s, row)
-        yield row
+    for item in items:
+        for s, keep in zip(stages, pipeline.keep_after):
+            item = apply_stage(s, item)
+            if isinstance(item, ClipWork):
+                item = item.only(keep)
+        yield item
 
 
 _WORKER_STAGES: dict = {}
 
 
-def _task_fn(name: str, factory: Callable[[], Stage], run_token: str):
-    """A Ray task function for a stateless stage. The stage is built once per worker process and run: worker
-    processes outlive runs, so the cache is keyed by the run too (a stage of an earlier run has its config)."""
+def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool):
+    """The Ray Data function of one stage: decode the fields it needs from each row, run it, encode what it adds,
+    copy what later stages need, drop the rest. Stateless stages are built once per worker process and run: worker
+    processes outlive runs, so that cache is keyed by the run too."""
 
-    def fn(batch):
-        import pyarrow as pa
-
-        key = (run_token, name)
+    def stage_for() -> Stage:
+        key = (run_token, plan.name)
         stage = _WORKER_STAGES.get(key)
         if stage is None:
             for old in [k for k in _WORKER_STAGES if k[0] != run_token]:
                 del _WORKER_STAGES[old]
-            stage = factory()
+            stage = plan.build()
             stage.setup()
             _WORKER_STAGES[key] = stage
-        rows = [run_stage_on_row(stage, r) for r in batch.to_pylist()]
-        return pa.Table.from_pylist(rows)
+        return stage
 
-    fn.__name__ = fn.__qualname__ = name
-    return fn
-
-
-class _ActorStage:
-    def __init__(self, factory: Callable[[], Stage]):
-        self.stage = factory()
-        self.stage.setup()
-
-    def __call__(self, batch):
+    def run(batch, stage: Stage):
         import pyarrow as pa
 
-        return pa.Table.from_pylist([run_stage_on_row(self.stage, r) for r in batch.to_pylist()])
+        from sdg.transport import decode_item, update_item
+
+        ids, blobs = [], []
+        for i in range(batch.num_rows):
+            blob = batch.column("work")[i].as_buffer()
+            item = apply_stage(stage, decode_item(blob, stage.needs))
+            ids.append(item.clip_id)
+            blobs.append(update_item(blob, item, stage.adds, keep))
+        return pa.table({"clip_id": pa.array(ids, pa.string()), "work": pa.array(blobs, pa.large_binary())})
+
+    if cached:
+        def fn(batch):
+            return run(batch, stage_for())
+
+        fn.__name__ = fn.__qualname__ = plan.name
+        return fn
+
+    class ActorStage:
+        def __init__(self):
+            self.stage = plan.build()
+            self.stage.setup()
+
+        def __call__(self, batch):
+            return run(batch, self.stage)
+
+    ActorStage.__name__ = ActorStage.__qualname__ = plan.name
+    return ActorStage
 
 
-def run_ray(factories: list[Callable[[], Stage]], rows: list[dict]) -> Iterator[dict]:
+def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[WorkItem]:
     """Ray Data executor: streaming, one operator per stage with its declared resources."""
+    import pyarrow as pa
     import ray
     from ray.data import ActorPoolStrategy
 
-    import uuid
+    from sdg.transport import decode_item, encode_item
 
     run_token = uuid.uuid4().hex
-    ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-    for factory in factories:
-        stage = factory()
-        fp = stage.footprint
+    ds = ray.data.from_arrow([
+        pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary())})
+        for w in items])
+    for plan, keep in zip(pipeline.stages, pipeline.keep_after):
+        fp = plan.build().footprint
         common = dict(batch_size=1, batch_format="pyarrow", num_cpus=fp.num_cpus)
         if fp.num_gpus:
             common["num_gpus"] = fp.num_gpus
+        if fp.resources:
+            common["resources"] = dict(fp.resources)
         if fp.actors:
-            cls = type(f"{stage.name.capitalize()}Stage", (_ActorStage,), {})
-            ds = ds.map_batches(cls, fn_constructor_args=(factory,), compute=ActorPoolStrategy(size=fp.actors),
+            ds = ds.map_batches(_row_fn(plan, keep, run_token, cached=False), compute=ActorPoolStrategy(size=fp.actors),
                                 **common)
         else:
-            ds = ds.map_batches(_task_fn(stage.name, factory, run_token), **common)
+            ds = ds.map_batches(_row_fn(plan, keep, run_token, cached=True), **common)
     for row in ds.iter_rows():
-        yield dict(row)
+        yield decode_item(row["work"], pipeline.outputs)
+
+
+__all__ = ["Pipeline", "StagePlan", "build_pipeline", "check_contract", "apply_stage", "run_local", "run_ray",
+           "ContractError"]

@@ -12,7 +12,8 @@ from pathlib import Path
 from sdg.clips import ClipSpec, plan_clips
 from sdg.config import JobConfig
 from sdg.export.shards import Manifest
-from sdg.pipeline import build_stages, run_local, run_ray
+from sdg.pipeline import build_pipeline, run_local, run_ray
+from sdg.work import ClipFailed, ClipWork
 
 log = logging.getLogger("sdg.run")
 
@@ -22,7 +23,8 @@ class RunResult:
     out_dir: Path
     committed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # clip id -> "stage: Error: message"
+    failures: dict[str, ClipFailed] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -66,7 +68,7 @@ def standing_cpus(cfg: JobConfig, serving: bool) -> dict[str, float]:
              "a stage task": r.stage_cpus}
     if serving:
         from sdg.augment.cosmos import cosmos_urls
-        from sdg.serving import AUGMENT_APP, PROMPT_APP, replica_needs
+        from sdg.serving.contract import AUGMENT_APP, PROMPT_APP, replica_needs
 
         needs = replica_needs(cfg)
         n = max(1, len(cosmos_urls(cfg))) if cfg.backends.augmenter == "cosmos" else 1
@@ -105,48 +107,50 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
         if manifest.is_committed(s.clip_id):
             result.skipped.append(s.clip_id)
         else:
-            todo.append({"spec": s.to_json()})
+            todo.append(ClipWork(spec=s))
     manifest.save(config=json.loads(cfg.model_dump_json()), planned=[s.clip_id for s in specs])
     if todo:
         if executor == "local" and cfg.backends.serve != "never":
             # in-process executor: no cluster, so the stages use the backends' clients directly
             cfg = cfg.model_copy(update={"backends": cfg.backends.model_copy(update={"serve": "never"})})
-        factories = build_stages(cfg, out)
+        pipeline = build_pipeline(cfg, out)
         deployment = None
         if executor == "local":
-            stream = run_local(factories, todo)
+            stream = run_local(pipeline, todo)
         else:
             init_ray(cfg)
-            from sdg.serving import deploy, uses_serve
+            from sdg.serving.contract import uses_serve
+            from sdg.serving.deploy import deploy
 
             warn_if_oversubscribed(cfg, uses_serve(cfg))
             if uses_serve(cfg):
                 deployment = deploy(cfg)
-            stream = run_ray(factories, todo)
+            stream = run_ray(pipeline, todo)
         try:
             _consume(stream, manifest, result)
         finally:
             if deployment is not None:
-                from sdg.serving import shutdown
+                from sdg.serving.deploy import shutdown
 
                 shutdown(deployment)
     if exports and manifest.clips:
         write_exports(cfg, out, manifest)
     result.seconds = time.time() - t0
     manifest.save(last_run={"committed": result.committed, "skipped": result.skipped, "failed": result.failed,
+                            "failures": {k: v.to_dict() for k, v in result.failures.items()},
                             "seconds": round(result.seconds, 2)})
     return result
 
 
 def _consume(stream, manifest: Manifest, result: RunResult) -> None:
-    for row in stream:
-        if row.get("error"):
-            result.failed[row["clip_id"]] = row["error"]
-            log.error("clip %s failed: %s", row["clip_id"], row["error"])
+    for item in stream:
+        if isinstance(item, ClipFailed):
+            result.failed[item.clip_id] = str(item)
+            result.failures[item.clip_id] = item
+            log.error("clip %s failed: %s", item.clip_id, item)
             continue
-        entry = json.loads(row["entry"])
-        manifest.commit(entry)
-        result.committed.append(entry["clip_id"])
+        manifest.commit(item.shard.to_dict())
+        result.committed.append(item.clip_id)
 
 
 def iter_rows(manifest: Manifest, columns: list[str] | None = None):

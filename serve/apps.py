@@ -11,7 +11,7 @@ the Ray Data pipeline on a 2-CPU machine: they mostly wait on remote servers.
 
 `check_health` reaches the backing server (Cosmos: the Gradio API description must list /generate_video; NIM:
 GET /v1/health/ready), so Serve marks the replica unhealthy and restarts it while its server is away. The pipeline
-talks to the apps through deployment handles (sdg.serving). `serve deploy configs/serve.yaml` deploys the same apps
+talks to the apps through deployment handles (sdg.serving.handles). `serve deploy configs/serve.yaml` deploys the same apps
 from the import paths `serve.apps:augment_app` and `serve.apps:prompt_app` with args {"config": "<job config path>"}.
 """
 from __future__ import annotations
@@ -20,11 +20,20 @@ import httpx
 import numpy as np
 from ray import serve
 
+from sdg.augment.backends import make_augmenter, make_prompt_source
 from sdg.augment.cosmos import cosmos_urls
 from sdg.augment.http import redact, redact_url
 from sdg.config import JobConfig, load_config
-from sdg.serving import (AUGMENT_APP, AUGMENT_DEPLOYMENT, PROMPT_APP, PROMPT_DEPLOYMENT, fingerprint, portable,
-                         replica_needs, resolve_frames)
+from sdg.serving.contract import (
+    AUGMENT_APP,
+    AUGMENT_DEPLOYMENT,
+    PROMPT_APP,
+    PROMPT_DEPLOYMENT,
+    fingerprint,
+    portable,
+    replica_needs,
+    resolve_frames,
+)
 
 HEALTH_PERIOD_S, HEALTH_TIMEOUT_S = 10.0, 30.0
 # Apps are deleted at the end of a run, when no request is in flight, or when a run is aborted, when finishing a
@@ -84,8 +93,6 @@ class AugmentDeployment:
     """One augmenter per replica; with Cosmos, the replica of rank i uses server i of the config's urls."""
 
     def __init__(self, config):
-        from sdg.stages.augment import make_augmenter
-
         cfg = _cfg(config)
         self._fingerprint = fingerprint(cfg, AUGMENT_APP)
         urls = cosmos_urls(cfg)
@@ -98,7 +105,7 @@ class AugmentDeployment:
         self.augmenter = make_augmenter(cfg)
 
     def augment(self, req) -> np.ndarray:
-        """One variant (an AugmentRequest whose rgb may be shipped as an ObjectRef, see sdg.serving)."""
+        """One variant (an AugmentRequest whose rgb may be shipped as an ObjectRef, see sdg.serving.handles)."""
         from dataclasses import replace
 
         try:
@@ -121,11 +128,9 @@ class AugmentDeployment:
                   health_check_timeout_s=HEALTH_TIMEOUT_S, **SHUTDOWN_OPTIONS)
 class PromptDeployment:
     def __init__(self, config):
-        from sdg.stages.augment import make_prompts
-
         cfg = _cfg(config)
         self._fingerprint = fingerprint(cfg, PROMPT_APP)
-        self.source = make_prompts(cfg)
+        self.source = make_prompt_source(cfg)
 
     def prompt(self, clip_id: str, rgb, look, fps: float) -> str:
         """``rgb``: the clip (T,H,W,3) uint8, or an ObjectRef of it (bare or in a one-element list)."""

@@ -270,7 +270,7 @@ def test_replica_errors_survive_the_trip_to_the_caller(cosmos_server, monkeypatc
     from serve.apps import AugmentDeployment
     from sdg.augment.base import AugmentRequest
     from sdg.augment.cosmos import CosmosOutputMismatch
-    from sdg.serving import RemoteError, portable
+    from sdg.serving.contract import RemoteError, portable
 
     class Unpicklable(RuntimeError):
         def __init__(self, a, b):
@@ -332,7 +332,8 @@ class GradioInfoStub:
 def test_deploy_one_replica_per_server_reuse_refuse_and_deadline(ray_cluster, nim_server, monkeypatch):
     from ray import serve
 
-    from sdg.serving import ServeError, deploy, shutdown
+    from sdg.serving.contract import ServeError
+    from sdg.serving.deploy import deploy, shutdown
 
     stubs = [GradioInfoStub(), GradioInfoStub()]
     _env(monkeypatch, ",".join(s.url for s in stubs), nim_server.url)

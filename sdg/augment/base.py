@@ -6,18 +6,13 @@ function of (job seed, clip id, variant index).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-
-def stable_seed(*parts) -> int:
-    """A 63-bit seed from any printable parts, identical across processes and runs (unlike hash())."""
-    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
+from sdg.seeds import stable_seed
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sdg.augment.base import AugmentRequest
 from sdg.augment.http import redact, redact_url, retry
 from sdg.augment.video import VideoError, even_size, read_mp4, write_mp4
-from sdg.check import Verdict
+from sdg.verdict import Verdict
 
 __all__ = ["CONTROL_KEYS", "CosmosError", "CosmosRequestError", "CosmosUnavailable", "CosmosOutputMismatch",
            "CosmosOptions", "CosmosTransferClient", "parse_status", "make_augmenter_client", "check_cosmos",

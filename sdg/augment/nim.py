@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from sdg.augment.http import redact, redact_url, retry
-from sdg.check import Verdict
+from sdg.verdict import Verdict
 
 __all__ = ["NimError", "NimClient", "check_nims"]
 

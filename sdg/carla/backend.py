@@ -33,6 +33,7 @@ from sdg.carla.server import PORT_STRIDE, CarlaServerProcess, Ports, port_free
 from sdg.geometry import Camera
 from sdg.model import SensorClip
 from sdg.scene import Scene
+from sdg.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -403,8 +404,6 @@ def make_carla_simulator(cfg) -> CarlaSimulator:
 
 def check_carla(cfg) -> list:
     """Preflight: each configured CARLA host answers with its server version (and it matches the client)."""
-    from sdg.check import Verdict
-
     ep = cfg.endpoints.carla
     out = []
     for hostport in ep.hosts:

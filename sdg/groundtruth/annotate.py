@@ -13,7 +13,6 @@ Marks: 1..N over the clip by order of first appearance (frame index, then larger
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -30,17 +29,10 @@ from sdg.groundtruth.visibility import (
     plan_silhouette,
     visibility_metrics,
 )
-from sdg.model import Box3D, EventRecord, ObjectAnnotation, SensorClip
+from sdg.model import Box3D, ClipAnnotations, EventRecord, ObjectAnnotation, SensorClip
 from sdg.scene import Actor, Event, Scene
 
 EVENT_TIME_TOLERANCE = 1e-6  # seconds: a frame at exactly t_start / t_end is inside the event
-
-
-@dataclass
-class ClipAnnotations:
-    marks: dict[int, int]  # actor_id -> mark 1..N, stable over the clip (only actors that get a mark)
-    objects: list[list[ObjectAnnotation]]  # per frame of the clip, sorted by mark (unmarked last), then actor id
-    events: list[list[EventRecord]]  # per frame: every scene event, `active` when the frame time is in its span
 
 
 def assign_marks(first_seen: dict[int, tuple[int, int]]) -> dict[int, int]:

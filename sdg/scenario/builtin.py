@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from sdg.augment.base import stable_seed
+from sdg.seeds import stable_seed
 from sdg.config import BuiltinScenario
 from sdg.geometry import Camera, wrap_degrees
 from sdg.scene import Actor, Event, Scene

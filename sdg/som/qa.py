@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from sdg.augment.base import stable_seed
+from sdg.seeds import stable_seed
 from sdg.model import QAPair
 from sdg.som.records import box_of, get, mark_of
 from sdg.som.survival import SURVIVAL_LOST

@@ -1,13 +1,17 @@
-"""A stage: a declared resource footprint, `setup()` once per worker, and a pure `process(row) -> row(s)`.
+"""A stage: the fields of the work item it reads (``needs``) and fills (``adds``), a declared resource footprint,
+``setup()`` once per worker, and a pure ``process(work) -> work``.
 
-Rows are plain dicts of str / bytes / numbers (Arrow-friendly), one per clip. The same stage objects run under
-the Ray Data executor (sdg.pipeline) and under the in-process executor used by tests and `--executor local`.
+Stages never import each other: what one hands to the next is a typed field of :class:`sdg.work.ClipWork`. The
+same stage objects run under the Ray Data executor and in-process (tests, ``--executor local``); both give a stage
+a work item holding only ``spec`` and its ``needs``, and take only its ``adds`` back (sdg.pipeline).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sdg.config import JobConfig
+from sdg.work import ClipWork
 
 
 @dataclass(frozen=True)
@@ -15,10 +19,13 @@ class Footprint:
     num_cpus: float = 0.5
     num_gpus: float = 0.0
     actors: int | None = None  # None: stateless, runs as Ray tasks; n: an actor pool of n (setup once per actor)
+    resources: tuple[tuple[str, float], ...] = ()  # custom Ray resources per task/actor, e.g. (("carla", 1),)
 
 
 class Stage:
-    name: str = "stage"
+    name: ClassVar[str] = "stage"
+    needs: ClassVar[tuple[str, ...]] = ()  # fields of ClipWork read (besides spec)
+    adds: ClassVar[tuple[str, ...]] = ()  # fields of ClipWork filled
 
     def __init__(self, cfg: JobConfig):
         self.cfg = cfg
@@ -30,5 +37,5 @@ class Stage:
     def setup(self) -> None:
         """Expensive, once per worker (connect to servers, load models, warm up JIT)."""
 
-    def process(self, row: dict) -> dict:
+    def process(self, work: ClipWork) -> ClipWork:
         raise NotImplementedError

@@ -1,44 +1,41 @@
-"""Ground truth: sensors + scene -> per-frame objects/events (with stable marks), control frames, projected lights."""
+"""Ground truth: sensors + scene -> per-frame objects/events (with stable marks), control frames, optical flow,
+projected lights."""
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import numpy as np
 
-from sdg.clips import ClipSpec
-from sdg.codec import pack_arrays, unpack_arrays
-from sdg.geometry import Camera
-from sdg.model import SensorClip
+from sdg.augment.controls import make_controls
+from sdg.augment.lights import project_lights
+from sdg.config import BuiltinScenario
+from sdg.groundtruth import annotate_clip, detect_events, merge_events
+from sdg.groundtruth.flow import clip_flow
+from sdg.scene import Scene
 from sdg.scenes import scene_for
 from sdg.stages.base import Stage
+from sdg.work import ClipWork, ScenarioConfig
 
 
-def sensor_clip(blob: bytes) -> SensorClip:
-    a = unpack_arrays(blob)
-    return SensorClip(
-        rgb=a["rgb"], depth=a["depth"], semantic=a["semantic"], instance=a["instance"],
-        normals=a["normals"].astype(np.float32), times=a["times"], frame_indices=a["frame_indices"],
-    )
-
-
-def with_detected_events(scene, scenario: dict):
-    """The scene with the events detected from motion added to the scripted/recorded ones (deduplicated). Lane and
-    signal based detectors (wrong-way, red-light, jaywalking) run only where the road layout is the scene's own
-    (built-in scenarios, or a recording with its OpenDRIVE map)."""
-    import dataclasses
-
-    from sdg.groundtruth import detect_events, merge_events
-
-    hooks: dict = {"jaywalking": False}
-    layout = None
-    if scenario.get("kind", "builtin") == "builtin":
+def scene_layout(scenario: ScenarioConfig):
+    """The road layout of a scenario where it is the scene's own (a built-in layout, or a recording's OpenDRIVE
+    map), else None."""
+    if isinstance(scenario, BuiltinScenario):
         from sdg.scenario.layout import build_layout
 
-        layout = build_layout(scenario.get("layout", "intersection"), int(scenario.get("seed", 0)))
-    elif scenario.get("xodr"):
+        return build_layout(scenario.layout, scenario.seed)
+    if scenario.xodr is not None:
         from sdg.scenario.opendrive import layout_from_xodr
 
-        layout = layout_from_xodr(scenario["xodr"])
+        return layout_from_xodr(scenario.xodr)
+    return None
+
+
+def with_detected_events(scene: Scene, scenario: ScenarioConfig) -> Scene:
+    """The scene with the events detected from motion added to the scripted/recorded ones (deduplicated). Lane and
+    signal based detectors (wrong-way, red-light, jaywalking) run only where the road layout is the scene's own."""
+    layout = scene_layout(scenario)
+    hooks: dict = {"jaywalking": False}
     if layout is not None:
         hooks = {"lane_direction_fn": layout.lane_direction, "stop_lines": layout.stop_lines(), "jaywalking": True}
     detected = detect_events(scene, **hooks)
@@ -47,33 +44,16 @@ def with_detected_events(scene, scenario: dict):
 
 class GroundTruthStage(Stage):
     name = "groundtruth"
+    needs = ("sensors",)
+    adds = ("annotations", "controls", "flow", "lights")
 
-    def process(self, row: dict) -> dict:
-        from sdg.augment.controls import make_controls
-        from sdg.augment.lights import project_lights
-        from sdg.groundtruth import annotate_clip
-        from sdg.groundtruth.flow import clip_flow
-
-        spec = ClipSpec.from_json(row["spec"])
-        scene = scene_for(spec.scenario)
-        camera = Camera.from_dict(spec.camera)
-        clip = sensor_clip(row["sensors"])
-        scene = with_detected_events(scene, spec.scenario)
-        ann = annotate_clip(scene, camera, clip)
-        flow = clip_flow(scene, camera, clip.frame_indices, clip.depth, clip.instance)
-        annotations = {
-            "marks": {str(k): int(v) for k, v in sorted(ann.marks.items())},
-            "objects": [[o.model_dump() for o in frame] for frame in ann.objects],
-            "events": [[e.model_dump() for e in frame] for frame in ann.events],
-        }
-        controls = make_controls(clip.rgb, clip.depth, clip.semantic, list(self.cfg.augmentation.controls),
-                                 instance=clip.instance,
-                                 filter_classes=self.cfg.augmentation.edge_filter_classes)
-        lights = project_lights(scene, camera, [int(i) for i in clip.frame_indices])
-        return {
-            **row,
-            "annotations": json.dumps(annotations, sort_keys=True),
-            "controls": pack_arrays(controls),
-            "flow": pack_arrays({"flow": flow.astype(np.float16)}),
-            "lights": pack_arrays({f"f{i}": np.asarray(l, np.float32) for i, l in enumerate(lights)}),
-        }
+    def process(self, work: ClipWork) -> ClipWork:
+        spec, clip = work.spec, work.sensors
+        scene = with_detected_events(scene_for(spec.scenario), spec.scenario)
+        work.annotations = annotate_clip(scene, spec.camera, clip)
+        work.flow = clip_flow(scene, spec.camera, clip.frame_indices, clip.depth, clip.instance).astype(np.float16)
+        aug = self.cfg.augmentation
+        work.controls = make_controls(clip.rgb, clip.depth, clip.semantic, list(aug.controls), instance=clip.instance,
+                                      filter_classes=aug.edge_filter_classes)
+        work.lights = project_lights(scene, spec.camera, [int(i) for i in clip.frame_indices])
+        return work

@@ -1,20 +1,16 @@
 """Simulate: clip spec -> the five sensors for every frame of the clip (one simulator per actor)."""
 from __future__ import annotations
 
-import json
-
-import numpy as np
-
-from sdg.clips import ClipSpec
-from sdg.codec import pack_arrays
-from sdg.geometry import Camera
 from sdg.scenes import scene_for
 from sdg.simulators import make_simulator
 from sdg.stages.base import Footprint, Stage
+from sdg.work import ClipWork
 
 
 class SimulateStage(Stage):
     name = "simulate"
+    needs = ()
+    adds = ("sensors",)
 
     @property
     def footprint(self) -> Footprint:
@@ -25,20 +21,8 @@ class SimulateStage(Stage):
     def setup(self) -> None:
         self.simulator = make_simulator(self.cfg)
 
-    def process(self, row: dict) -> dict:
-        spec = ClipSpec.from_json(row["spec"])
+    def process(self, work: ClipWork) -> ClipWork:
+        spec = work.spec
         scene = scene_for(spec.scenario)
-        camera = Camera.from_dict(spec.camera)
-        clip = self.simulator.simulate(scene, camera, spec.frame_indices(len(scene.times)))
-        sensors = pack_arrays(
-            {
-                "rgb": clip.rgb,
-                "depth": clip.depth.astype(np.float32),
-                "semantic": clip.semantic.astype(np.uint8),
-                "instance": clip.instance.astype(np.uint32),
-                "normals": clip.normals.astype(np.float16),
-                "times": np.asarray(clip.times, np.float64),
-                "frame_indices": np.asarray(clip.frame_indices, np.int64),
-            }
-        )
-        return {**row, "sensors": sensors, "sim_provenance": json.dumps(clip.provenance, sort_keys=True)}
+        work.sensors = self.simulator.simulate(scene, spec.camera, spec.frame_indices(len(scene.times)))
+        return work
