@@ -12,13 +12,18 @@ Only the Ray adapter here converts work items to and from Ray Data rows (with sd
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
+import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from sdg.config import JobConfig
+from sdg.metrics import StageRecord, StageTimer, export_to_ray
 from sdg.stages.augment import AugmentStage
 from sdg.stages.base import Stage
 from sdg.stages.groundtruth import GroundTruthStage
@@ -46,11 +51,16 @@ class StagePlan:
 
 
 class Pipeline:
-    """Stages in order, checked against each other; ``outputs``: the fields the caller reads from the results."""
+    """Stages in order, checked against each other; ``outputs``: the fields the caller reads from the results;
+    ``attempts``: how often a stage may run on one clip when it fails with a retryable error (``ClipFailed.retryable``:
+    a server, a connection, a lost worker), waiting ``retry_delay_s`` × attempt between tries."""
 
-    def __init__(self, stages: list[StagePlan], outputs: tuple[str, ...] = ()):
+    def __init__(self, stages: list[StagePlan], outputs: tuple[str, ...] = (), attempts: int = 1,
+                 retry_delay_s: float = 1.0):
         self.stages = list(stages)
         self.outputs = tuple(outputs)
+        self.attempts = max(1, int(attempts))
+        self.retry_delay_s = float(retry_delay_s)
         self.keep_after = check_contract(self.stages, self.outputs)
 
     @property
@@ -100,37 +110,66 @@ def build_pipeline(cfg: JobConfig, out_dir) -> Pipeline:
     ], outputs=("shard",))
 
 
-def apply_stage(stage: Stage, item: WorkItem) -> WorkItem:
+@dataclass
+class Done:
+    """What an executor yields per clip: the work item (with the pipeline's ``outputs``) or its failure, and the
+    records of every stage it went through (sdg.metrics)."""
+
+    item: WorkItem
+    trace: list[StageRecord] = field(default_factory=list)
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def apply_stage(stage: Stage, item: WorkItem, attempts: int = 1, retry_delay_s: float = 1.0,
+                trace: list[StageRecord] | None = None) -> WorkItem:
     """One stage on one work item: the stage sees ``spec`` and its ``needs`` only and gives back its ``adds``; an
-    exception becomes a ClipFailed (passed through by later stages)."""
+    exception becomes a ClipFailed (passed through by later stages), after up to ``attempts`` tries when it is
+    retryable. The stage's :class:`StageRecord` is appended to ``trace``."""
     if isinstance(item, ClipFailed):
         return item
-    try:
-        out = stage.process(item.only(stage.needs))
-        return item.updated(out, stage.adds)
-    except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
-        log.debug("stage %s failed on %s:\n%s", stage.name, item.clip_id, traceback.format_exc())
-        return ClipFailed.of(item.clip_id, stage.name, e)
+    with StageTimer(item.clip_id, stage.name, _worker()) as timer:
+        for attempt in range(1, attempts + 1):
+            try:
+                out = item.updated(stage.process(item.only(stage.needs)), stage.adds)
+                break
+            except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
+                log.debug("stage %s failed on %s (attempt %d):\n%s", stage.name, item.clip_id, attempt,
+                          traceback.format_exc())
+                out = ClipFailed.of(item.clip_id, stage.name, e, attempts=attempt)
+                if not out.retryable or attempt == attempts:
+                    break
+                log.warning("clip %s: %s (attempt %d of %d), retrying", item.clip_id, out, attempt, attempts)
+                time.sleep(retry_delay_s * attempt)
+    record = timer.record(ok=isinstance(out, ClipWork), attempts=attempt)
+    if trace is not None:
+        trace.append(record)
+    export_to_ray(record)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ executors
-def run_local(pipeline: Pipeline, items: Iterable[ClipWork]) -> Iterator[WorkItem]:
+def run_local(pipeline: Pipeline, items: Iterable[ClipWork]) -> Iterator[Done]:
     """In-process executor: the same stages, one clip at a time (tests, debugging, `--executor local`)."""
     stages = [p.build() for p in pipeline.stages]
     for s in stages:
         s.setup()
     for item in items:
+        trace: list[StageRecord] = []
         for s, keep in zip(stages, pipeline.keep_after):
-            item = apply_stage(s, item)
+            item = apply_stage(s, item, pipeline.attempts, pipeline.retry_delay_s, trace)
             if isinstance(item, ClipWork):
                 item = item.only(keep)
-        yield item
+        yield Done(item, trace)
 
 
 _WORKER_STAGES: dict = {}
 
 
-def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool):
+def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attempts: int = 1,
+            retry_delay_s: float = 1.0):
     """The Ray Data function of one stage: decode the fields it needs from each row, run it, encode what it adds,
     copy what later stages need, drop the rest. Stateless stages are built once per worker process and run: worker
     processes outlive runs, so that cache is keyed by the run too."""
@@ -151,13 +190,17 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool):
 
         from sdg.transport import decode_item, update_item
 
-        ids, blobs = [], []
+        ids, blobs, traces = [], [], []
         for i in range(batch.num_rows):
             blob = batch.column("work")[i].as_buffer()
-            item = apply_stage(stage, decode_item(blob, stage.needs))
+            trace: list[StageRecord] = []
+            item = apply_stage(stage, decode_item(blob, stage.needs), attempts, retry_delay_s, trace)
             ids.append(item.clip_id)
             blobs.append(update_item(blob, item, stage.adds, keep))
-        return pa.table({"clip_id": pa.array(ids, pa.string()), "work": pa.array(blobs, pa.large_binary())})
+            before = json.loads(batch.column("trace")[i].as_py())
+            traces.append(json.dumps(before + [r.to_dict() for r in trace]))
+        return pa.table({"clip_id": pa.array(ids, pa.string()), "work": pa.array(blobs, pa.large_binary()),
+                         "trace": pa.array(traces, pa.string())})
 
     if cached:
         def fn(batch):
@@ -178,7 +221,7 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool):
     return ActorStage
 
 
-def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[WorkItem]:
+def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
     """Ray Data executor: streaming, one operator per stage with its declared resources."""
     import pyarrow as pa
     import ray
@@ -188,7 +231,8 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[WorkItem]:
 
     run_token = uuid.uuid4().hex
     ds = ray.data.from_arrow([
-        pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary())})
+        pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary()),
+                  "trace": pa.array(["[]"], pa.string())})
         for w in items])
     for plan, keep in zip(pipeline.stages, pipeline.keep_after):
         fp = plan.build().footprint
@@ -198,12 +242,14 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[WorkItem]:
         if fp.resources:
             common["resources"] = dict(fp.resources)
         if fp.actors:
-            ds = ds.map_batches(_row_fn(plan, keep, run_token, cached=False), compute=ActorPoolStrategy(size=fp.actors),
-                                **common)
+            fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s)
+            ds = ds.map_batches(fn, compute=ActorPoolStrategy(size=fp.actors), **common)
         else:
-            ds = ds.map_batches(_row_fn(plan, keep, run_token, cached=True), **common)
+            fn = _row_fn(plan, keep, run_token, True, pipeline.attempts, pipeline.retry_delay_s)
+            ds = ds.map_batches(fn, **common)
     for row in ds.iter_rows():
-        yield decode_item(row["work"], pipeline.outputs)
+        yield Done(decode_item(row["work"], pipeline.outputs),
+                   [StageRecord(**r) for r in json.loads(row["trace"])])
 
 
 __all__ = ["Pipeline", "StagePlan", "build_pipeline", "check_contract", "apply_stage", "run_local", "run_ray",

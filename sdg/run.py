@@ -13,6 +13,7 @@ from sdg.clips import ClipSpec, plan_clips
 from sdg.config import JobConfig
 from sdg.export.shards import Manifest
 from sdg.pipeline import build_pipeline, run_local, run_ray
+from sdg.metrics import StageRecord, StageSummary, format_table, progress_line, summarize
 from sdg.work import ClipFailed, ClipWork
 
 log = logging.getLogger("sdg.run")
@@ -25,6 +26,8 @@ class RunResult:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # clip id -> "stage: Error: message"
     failures: dict[str, ClipFailed] = field(default_factory=dict)
+    trace: list[StageRecord] = field(default_factory=list)  # every stage's record of every clip (sdg.metrics)
+    stages: list[StageSummary] = field(default_factory=list)  # per-stage figures of this run
     seconds: float = 0.0
 
     @property
@@ -127,7 +130,7 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
                 deployment = deploy(cfg)
             stream = run_ray(pipeline, todo)
         try:
-            _consume(stream, manifest, result)
+            _consume(stream, manifest, result, len(todo), _pool_sizes(cfg))
         finally:
             if deployment is not None:
                 from sdg.serving.deploy import shutdown
@@ -138,19 +141,29 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
     result.seconds = time.time() - t0
     manifest.save(last_run={"committed": result.committed, "skipped": result.skipped, "failed": result.failed,
                             "failures": {k: v.to_dict() for k, v in result.failures.items()},
-                            "seconds": round(result.seconds, 2)})
+                            "seconds": round(result.seconds, 2),
+                            "stages": [s.to_dict() for s in result.stages]})
     return result
 
 
-def _consume(stream, manifest: Manifest, result: RunResult) -> None:
-    for item in stream:
+def _pool_sizes(cfg: JobConfig) -> dict[str, int]:
+    return {"simulate": cfg.resources.simulators, "augment": cfg.resources.augmenters}
+
+
+def _consume(stream, manifest: Manifest, result: RunResult, total: int, actors: dict[str, int]) -> None:
+    for done, (item, trace) in enumerate(((d.item, d.trace) for d in stream), start=1):
+        result.trace.extend(trace)
         if isinstance(item, ClipFailed):
             result.failed[item.clip_id] = str(item)
             result.failures[item.clip_id] = item
             log.error("clip %s failed: %s", item.clip_id, item)
-            continue
-        manifest.commit(item.shard.to_dict())
-        result.committed.append(item.clip_id)
+        else:
+            manifest.commit(item.shard.to_dict())
+            result.committed.append(item.clip_id)
+        log.info("%s", progress_line(result.trace, done, total, actors))
+    result.stages = summarize(result.trace, actors=actors)
+    if result.stages:
+        log.info("stages of this run:\n%s", format_table(result.stages))
 
 
 def iter_rows(manifest: Manifest, columns: list[str] | None = None):
