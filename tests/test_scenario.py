@@ -10,7 +10,7 @@ import pytest
 
 from sdg.config import BuiltinScenario
 from sdg.geometry import box_corners, wrap_degrees
-from sdg.scenario.builtin import SCENARIO_KINDS, actor_size_table, build_scene
+from sdg.scenario.builtin import SCENARIO_KINDS, build_scene
 from sdg.scenario.camera_yaml import load_camera_yaml
 from sdg.scenario.layout import LAYOUTS, build_layout, layout_for_map
 from sdg.scenario.layout_model import STATIC_ID_BASE, Lane, mark_conflicts
@@ -20,6 +20,7 @@ from sdg.scenario.routes import make_route, route_choices
 from sdg.scenario.signals import two_group_plan
 from sdg.scenario.simulation import Simulation, VehicleAgent
 from sdg.scenario.topdown import draw_scene, draw_topdown, save_png
+from sdg.scenario.traffic import actor_size_table
 from sdg.scenario.walkers import CrossingWait, WalkerAgent
 from sdg.tags import TAG
 
