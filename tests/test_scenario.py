@@ -136,7 +136,7 @@ def test_mark_conflicts_rule():
     far = _connector(15, (40.0, 40.0), (60.0, 40.0), pred=4)  # bounding box far from all others
     other = _connector(16, (-10.0, 1.0), (10.0, 1.0), pred=5)  # overlaps `a` but is not passed in
     mark_conflicts([a, a_turn, b, c, d, far])
-    got = {l.id: sorted(l.conflicts) for l in (a, a_turn, b, c, d, far, other)}
+    got = {lane.id: sorted(lane.conflicts) for lane in (a, a_turn, b, c, d, far, other)}
     assert got == {10: [12, 14], 11: [12, 14], 12: [10, 11, 13, 14], 13: [12, 14], 14: [10, 11, 12, 13],
                    15: [], 16: []}
     e = _connector(20, (0.0, 0.0), (10.0, 0.0), pred=6)
@@ -147,8 +147,8 @@ def test_mark_conflicts_rule():
 
 def _rule_conflicts(lanes: list[Lane], clearance: float = 3.2) -> dict[int, set[int]]:
     """Brute force of the rule: every pair, no shortcut."""
-    pts = {l.id: l.path.resampled(0.5).points for l in lanes}
-    out = {l.id: set() for l in lanes}
+    pts = {lane.id: lane.path.resampled(0.5).points for lane in lanes}
+    out = {lane.id: set() for lane in lanes}
     for la in lanes:
         for lb in lanes:
             if la.id == lb.id or set(la.predecessors) & set(lb.predecessors):
@@ -167,9 +167,9 @@ def test_layout_conflicts_follow_the_rule(source):
         lay = build_layout(source, 0)
     js = lay.lanes_of("junction")
     want = _rule_conflicts(js)
-    assert {l.id: l.conflicts for l in js} == want
+    assert {lane.id: lane.conflicts for lane in js} == want
     assert sum(map(len, want.values())) > 0
-    assert all(not l.conflicts for l in lay.lanes.values() if l.kind != "junction")
+    assert all(not lane.conflicts for lane in lay.lanes.values() if lane.kind != "junction")
 
 
 def test_layout_props_stay_off_the_road():

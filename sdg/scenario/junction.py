@@ -250,7 +250,7 @@ def build_junction(spec: JunctionSpec, seed: int) -> Layout:
                 lane.predecessors.append(src.id)
                 lane.successors.append(dst.id)
                 dst.predecessors.append(lane.id)
-    mark_conflicts(l for l in lanes.values() if l.kind == "junction")  # one junction: all its connectors
+    mark_conflicts(lane for lane in lanes.values() if lane.kind == "junction")  # one junction: all its connectors
 
     # ------------------------------------------------------------------------------------- walk graph
     nodes: list[np.ndarray] = []

@@ -183,7 +183,7 @@ def mark_conflicts(lanes: Iterable[Lane], clearance: float = 3.2) -> None:
     leave the same lane (they share their first metres; car following keeps those apart). Adds to each lane's
     `conflicts` set; pairs whose bounding boxes are more than `clearance` apart are skipped without measuring."""
     lanes = list(lanes)
-    pts = {l.id: l.path.resampled(0.5).points for l in lanes}
+    pts = {lane.id: lane.path.resampled(0.5).points for lane in lanes}
     for i, la in enumerate(lanes):
         for lb in lanes[i + 1:]:
             if set(la.predecessors) & set(lb.predecessors):
