@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError, field_validator,
+                      model_validator)
 
 
 from sdg.yamlio import read_yaml
@@ -70,10 +71,14 @@ Scenario = Annotated[
 ]
 
 
+# a backend of your own: "package.module:Class", constructed with the JobConfig (sdg.plugins)
+Plugin = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+
+
 class Backends(_Cfg):
-    simulator: Literal["builtin", "carla"] = "builtin"
-    augmenter: Literal["builtin", "cosmos"] = "builtin"
-    prompts: Literal["template", "nim"] = "template"
+    simulator: Union[Literal["builtin", "carla"], Plugin] = "builtin"
+    augmenter: Union[Literal["builtin", "cosmos"], Plugin] = "builtin"
+    prompts: Union[Literal["template", "nim"], Plugin] = "template"
     serve: Literal["auto", "always", "never"] = "auto"  # auto: Ray Serve apps when a remote backend is used
 
 

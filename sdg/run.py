@@ -49,18 +49,23 @@ def preflight(cfg: JobConfig) -> list[ClipSpec]:
 def init_ray(cfg: JobConfig) -> None:
     import ray
 
-    if ray.is_initialized():
-        return
-    kwargs = dict(log_to_driver=True, configure_logging=True, logging_level=logging.WARNING)
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(**kwargs)
-    else:
-        ray.init(num_cpus=cfg.resources.num_cpus, include_dashboard=False, **kwargs)
+    if not ray.is_initialized():
+        _start_ray(cfg)
     from ray.data import DataContext
 
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = True
     ctx.execution_options.preserve_order = False
+
+
+def _start_ray(cfg: JobConfig) -> None:
+    import ray
+
+    kwargs = dict(log_to_driver=True, configure_logging=True, logging_level=logging.WARNING)
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(**kwargs)
+    else:
+        ray.init(num_cpus=cfg.resources.num_cpus, include_dashboard=False, **kwargs)
 
 
 def standing_cpus(cfg: JobConfig, serving: bool) -> dict[str, float]:
