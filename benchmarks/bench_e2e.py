@@ -42,10 +42,10 @@ def job(duration: float, width: int, height: int, variants: int = 2) -> dict:
     }
 
 
-def measured(cfg: dict, exports: bool):
+def measured(cfg: dict, exports: bool, transport: bool = False):
     with tempfile.TemporaryDirectory() as tmp:
         c0, w0 = time.process_time(), time.perf_counter()
-        res = run_job(parse_config(cfg), Path(tmp) / "out", executor="local", exports=exports)
+        res = run_job(parse_config(cfg), Path(tmp) / "out", executor="local", exports=exports, transport=transport)
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     if not res.ok:
         raise SystemExit(f"bench_e2e: the run failed: {res.failed}")
@@ -79,6 +79,11 @@ def main() -> None:
     for name, c in stage_cpu.items():
         print(f"  {name:<12} {1000.0 * c / n_rows[1]:8.1f}   ({100.0 * c / total:4.1f} % of stage CPU)")
     print(f"  {'driver/other':<12} {1000.0 * (cpu_l - total) / n_rows[1]:8.1f}")
+    moved, _, _ = measured(job(4.0, args.width, args.height), False, transport=True)
+    codec = sum(r.transport_cpu for r in moved.trace)
+    work = sum(r.cpu for r in moved.trace)
+    print(f"transport between stages (the Ray adapter's codec, measured on the 4 s job): {codec:.2f} CPU-s = "
+          f"{100.0 * codec / (codec + work):.1f} % of the clips' CPU")
     print(f"marginal CPU per output row: {marginal_ms:.1f} ms")
     print(f"sensors + ground truth CPU per frame: {sim_gt_ms:.1f} ms")
     print(f"e2e_ratio: {marginal_ms / sim_gt_ms:.2f}")

@@ -28,6 +28,7 @@ class StageRecord:
     ok: bool = True
     attempts: int = 1
     worker: str = ""
+    transport_cpu: float = 0.0  # CPU seconds of decoding the stage's inputs and encoding its outputs (sdg.transport)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ Only the Ray adapter here converts work items to and from Ray Data rows (with sd
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -151,18 +152,51 @@ def apply_stage(stage: Stage, item: WorkItem, attempts: int = 1, retry_delay_s: 
 
 
 # ------------------------------------------------------------------------------------------------ executors
-def run_local(pipeline: Pipeline, items: Iterable[ClipWork]) -> Iterator[Done]:
-    """In-process executor: the same stages, one clip at a time (tests, debugging, `--executor local`)."""
+def run_local(pipeline: Pipeline, items: Iterable[ClipWork], transport: bool = False) -> Iterator[Done]:
+    """In-process executor: the same stages, one clip at a time (tests, debugging, `--executor local`). With
+    ``transport``, every stage boundary goes through the Ray adapter's encoding (sdg.transport) as it would between
+    Ray workers: a check that the codec is lossless, and a measure of its cost (``StageRecord.transport_cpu``)."""
     stages = [p.build() for p in pipeline.stages]
     for s in stages:
         s.setup()
     for item in items:
         trace: list[StageRecord] = []
+        blob = _encode_first(item) if transport else None
         for s, keep in zip(stages, pipeline.keep_after):
+            if blob is not None:
+                blob, item = _through_transport(s, blob, keep, pipeline, trace)
+                continue
             item = apply_stage(s, item, pipeline.attempts, pipeline.retry_delay_s, trace)
             if isinstance(item, ClipWork):
                 item = item.only(keep)
+        if blob is not None:
+            from sdg.transport import decode_item
+
+            item = decode_item(blob, pipeline.outputs)
         yield Done(item, trace)
+
+
+def _encode_first(item: ClipWork) -> bytes:
+    from sdg.transport import encode_item
+
+    return encode_item(item)
+
+
+def _through_transport(stage: Stage, blob, keep: set[str], pipeline: Pipeline, trace: list[StageRecord]):
+    """One stage as the Ray adapter runs it: decode its needs from ``blob``, apply it, encode what it adds and copy
+    what later stages need. Returns the new blob and the (decoded) item, and records the codec's CPU time."""
+    from sdg.transport import decode_item, update_item
+
+    c0 = time.process_time()
+    item = decode_item(blob, stage.needs)
+    c1 = time.process_time()
+    out = apply_stage(stage, item, pipeline.attempts, pipeline.retry_delay_s, trace)
+    c2 = time.process_time()
+    blob = update_item(blob, out, stage.adds, keep)
+    spent = (c1 - c0) + (time.process_time() - c2)
+    if trace and trace[-1].stage == stage.name:
+        trace[-1] = dataclasses.replace(trace[-1], transport_cpu=spent)
+    return blob, out
 
 
 _WORKER_STAGES: dict = {}
@@ -192,11 +226,17 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attem
 
         ids, blobs, traces = [], [], []
         for i in range(batch.num_rows):
+            c0 = time.process_time()
             blob = batch.column("work")[i].as_buffer()
+            item = decode_item(blob, stage.needs)
+            c1 = time.process_time()
             trace: list[StageRecord] = []
-            item = apply_stage(stage, decode_item(blob, stage.needs), attempts, retry_delay_s, trace)
+            item = apply_stage(stage, item, attempts, retry_delay_s, trace)
+            c2 = time.process_time()
             ids.append(item.clip_id)
             blobs.append(update_item(blob, item, stage.adds, keep))
+            if trace:
+                trace[-1] = dataclasses.replace(trace[-1], transport_cpu=(c1 - c0) + (time.process_time() - c2))
             before = json.loads(batch.column("trace")[i].as_py())
             traces.append(json.dumps(before + [r.to_dict() for r in trace]))
         return pa.table({"clip_id": pa.array(ids, pa.string()), "work": pa.array(blobs, pa.large_binary()),

@@ -101,7 +101,10 @@ def warn_if_oversubscribed(cfg: JobConfig, serving: bool) -> bool:
     return True
 
 
-def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", exports: bool = True) -> RunResult:
+def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", exports: bool = True,
+            transport: bool = False) -> RunResult:
+    """Run a job into ``out_dir``; ``transport`` makes the in-process executor pass every stage boundary through
+    the Ray adapter's codec (a measure of its cost, and a check that it is lossless)."""
     t0 = time.time()
     out = Path(out_dir or cfg.output.dir)
     specs = preflight(cfg)
@@ -124,7 +127,7 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
         pipeline = build_pipeline(cfg, out)
         deployment = None
         if executor == "local":
-            stream = run_local(pipeline, todo)
+            stream = run_local(pipeline, todo, transport=transport)
         else:
             init_ray(cfg)
             from sdg.serving.contract import uses_serve
