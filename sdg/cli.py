@@ -58,11 +58,12 @@ def cmd_run(args) -> int:
             print(v.line())
         if not all(v.ok for v in verdicts):
             raise UserError("preflight failed: fix the services above (or use the builtin backends) and re-run")
+    from sdg.placement import PlanError
     from sdg.serving.contract import ServeError
 
     try:
         result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports)
-    except ServeError as e:  # the Serve apps could not start: nothing was processed
+    except (PlanError, ServeError) as e:  # the plan cannot be placed / the Serve apps could not start: nothing ran
         raise UserError(str(e)) from None
     print(
         f"sdg run {cfg.name}: {len(result.committed)} clip(s) committed, {len(result.skipped)} already done, "
