@@ -53,11 +53,10 @@ def _start_resources(raw) -> dict[str, float]:
 
 def kuberay_group_resources(group: dict) -> dict[str, float]:
     """One pod's Ray resources as KubeRay starts it: rayStartParams num-cpus / num-gpus / resources, else the Ray
-    container's limits (cpu, nvidia.com/gpu)."""
+    container's limits (cpu, nvidia.com/gpu; sidecars' GPUs are not Ray's)."""
     params = group.get("rayStartParams") or {}
     containers = ((group.get("template") or {}).get("spec") or {}).get("containers") or [{}]
-    ray_container = next((c for c in containers if "ray" in str(c.get("name", ""))), containers[0])
-    limits = (ray_container.get("resources") or {}).get("limits") or {}
+    limits = (containers[0].get("resources") or {}).get("limits") or {}  # KubeRay: the Ray container comes first
     out: dict[str, float] = {}
     if "num-cpus" in params:
         out["CPU"] = float(params["num-cpus"])

@@ -26,9 +26,17 @@ def cmd_validate(args) -> int:
 
     cfg = _load(args.config)
     specs = _preflight(preflight, cfg)
+    from sdg.placement import PlanError, plan_summary
+
+    try:
+        plan = plan_summary(cfg, len(specs))
+    except PlanError as e:
+        raise UserError(str(e)) from None
     print(f"{args.config}: ok — {len(specs)} clip(s), {cfg.augmentation.variants} variant(s) each")
     for s in specs:
         print(f"  {s.clip_id}  camera {s.camera.width}x{s.camera.height} fov {s.camera.fov:g}")
+    print("resources:")
+    print("\n".join(plan))
     return 0
 
 

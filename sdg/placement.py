@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from sdg.autoscaler import Autoscaler, NodeType, load_autoscaler, running_autoscaler
 from sdg.config import JobConfig
-from sdg.plan import Needs, ResourcePlan, make_plan
+from sdg.plan import Needs, ResourcePlan, describe, make_plan
 
 log = logging.getLogger("sdg.plan")
 EPS = 1e-9
@@ -260,6 +260,28 @@ def cluster_autoscaler(cfg: JobConfig) -> Autoscaler | None:
     if cfg.resources.cluster_config is not None:
         return load_autoscaler(cfg.resources.cluster_config)
     return None
+
+
+def plan_summary(cfg: JobConfig, clips: int | None = None) -> list[str]:
+    """`sdg validate`: the plan, one line per stage and app, and with ``resources.cluster_config`` whether it can be
+    placed on the nodes that config's autoscaler can add (no cluster needed). Raises PlanError when it cannot."""
+    from sdg.config import ConfigError
+
+    plan = make_plan(cfg)
+    lines = [f"  {line}" for line in describe(plan)]
+    if cfg.resources.cluster_config is None:
+        return lines
+    try:
+        auto = load_autoscaler(cfg.resources.cluster_config)
+    except ConfigError as e:
+        raise PlanError(str(e)) from None
+    report = check_plan(plan, [], auto, clips)
+    if report.error:
+        raise PlanError(report.error)
+    added = ", ".join(f"{n} × {t}" for t, n in report.added_nodes.items()) or "no nodes"
+    lines.append(f"  fits {auto.source}: needs {added}")
+    lines.extend(f"  warning: {w}" for w in report.warnings)
+    return lines
 
 
 def validate_plan(cfg: JobConfig, clips: int | None = None) -> PlanReport:

@@ -183,8 +183,7 @@ def app_needs(cfg: JobConfig, app: str) -> AppNeeds:
         if cfg.backends.augmenter == "cosmos" and s.min_replicas is None and s.max_replicas is None:
             from sdg.augment.cosmos import cosmos_urls
 
-            fixed = max(1, len(cosmos_urls(cfg)))
-            keys["count"] = f"{base}.replicas (default: one per endpoints.cosmos_url)"
+            fixed = max(1, len(cosmos_urls(cfg)))  # one per server url
     else:
         cpus, gpus, target, fixed = min(PROMPT_REPLICA_MAX_CPUS, r.stage_cpus), 0.0, 4.0, None
     if s.replicas is not None:
@@ -208,6 +207,21 @@ def make_plan(cfg: JobConfig) -> ResourcePlan:
     stages = {name: stage_needs(cfg, name) for name in STAGE_NAMES}
     serve = {app: app_needs(cfg, app) for app in APP_NAMES} if uses_serve(cfg) else {}
     return ResourcePlan(stages=stages, serve=serve, variants=cfg.augmentation.variants)
+
+
+def describe(plan: ResourcePlan) -> list[str]:
+    """One line per stage and Serve app: how many of what."""
+    lines = []
+    for n in [*plan.stages.values(), *plan.serve.values()]:
+        unit = "{" + ", ".join(f"{k}: {v:g}" for k, v in n.unit.as_dict().items()) + "}"
+        if isinstance(n, AppNeeds) and n.replicas is None:
+            many = f"{n.min_replicas}..{n.max_replicas} replicas (autoscaling)"
+        elif n.noun == "task":
+            many = f"tasks (at most {n.most} at once)" if n.most else "tasks"
+        else:
+            many = f"{n.count} {n.noun}{'s' if n.count != 1 else ''}"
+        lines.append(f"{n.label}: {many} × {unit}")
+    return lines
 
 
 def replica_needs(cfg: JobConfig) -> dict[str, dict[str, float]]:
