@@ -5,8 +5,10 @@ instead of waiting forever for an actor, replica or task Ray can never schedule.
 (one actor, task or replica) needs ONE node with all it asks for (1 GPU + 1 ``carla`` is not met by a GPU node and
 another node with ``carla``). What holds resources for the whole run is packed together, in the order Ray places
 it: the Serve apps' replicas (fixed or minimum count), then the actor pools; then each task stage needs room for
-one task next to them (else the pipeline waits forever for a CPU that never frees). Where an autoscaler is configured, a unit that fits no current node may take a new node of a worker type that can hold it,
-up to that type's most nodes (and the cluster's ``max_workers``).
+one task next to them (else the pipeline waits forever for a CPU that never frees). Where an autoscaler is
+configured, a unit that fits no current node may take a new node of a worker type that can hold it, up to that
+type's most nodes (and the cluster's ``max_workers``). The packing is first-fit in that order, keeping units off
+nodes with GPUs or custom resources they do not ask for (as Ray does); it is not an optimal bin packing.
 
 Where the autoscaler's node types come from (sdg.autoscaler): the config the running autoscaler reported to Ray when
 there is one (what it will really do), else the cluster YAML named by ``resources.cluster_config`` (a Ray cluster

@@ -214,7 +214,8 @@ def test_more_cosmos_replicas_than_requests_in_flight_warns_with_the_number():
 
 # ------------------------------------------------------------------------------------------------ autoscaler configs
 def test_kuberay_groups_read_like_kuberay_starts_them(tmp_path):
-    group = {"groupName": "g", "maxReplicas": 7, "rayStartParams": {"num-gpus": "0", "resources": '"{\\"cosmos\\": 1}"'},
+    params = {"num-gpus": "0", "resources": '"{\\"cosmos\\": 1}"'}
+    group = {"groupName": "g", "maxReplicas": 7, "rayStartParams": params,
              "template": {"spec": {"containers": [
                  {"name": "ray-worker", "resources": {"limits": {"cpu": "3500m", "nvidia.com/gpu": 1}}},
                  {"name": "sidecar", "resources": {"limits": {"cpu": "12", "nvidia.com/gpu": 1}}}]}}}
@@ -243,7 +244,7 @@ def test_validate_on_the_test_cluster(ray_cluster, tmp_path):
 
     report = validate_plan(job(), clips=1)
     assert report.ok and report.warnings == [] and report.added_nodes == {}
-    with pytest.raises(PlanError, match=r"only 3 fit .*the cluster has \{CPU: 2\} on 1 node.*set resources.simulators to 3 "):
+    with pytest.raises(PlanError, match=r"only 3 fit .*has \{CPU: 2\} on 1 node.*set resources.simulators to 3 "):
         validate_plan(job({"simulators": 5}), clips=1)
     # a named autoscaler config is read when the running cluster reports none
     cfg = job({"simulator_gpus": 1, "cluster_config": str(tmp_path / "missing.yaml")})
