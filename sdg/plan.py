@@ -116,20 +116,15 @@ class ResourcePlan:
         return {k for n in self.reservations() for k, _ in n.unit.resources}
 
 
-def _stage_keys(cfg: JobConfig, name: str) -> tuple[dict[str, str], object]:
-    over = cfg.resources.stages.get(name)
-    base = f"resources.stages.{name}"
-    return ({"custom": f"{base}.resources", "CPU": f"{base}.cpus", "GPU": f"{base}.gpus",
-             "count": f"{base}.concurrency"}, over)
-
-
 def stage_needs(cfg: JobConfig, name: str) -> StageNeeds:
     """The plan of one pipeline stage (defaults from the flat ``resources`` keys, overridden by
     ``resources.stages.<name>``)."""
     if name not in STAGE_NAMES:
         raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
     r = cfg.resources
-    keys, over = _stage_keys(cfg, name)
+    over = r.stages.get(name)
+    base = f"resources.stages.{name}"
+    keys = {"custom": f"{base}.resources", "CPU": f"{base}.cpus", "GPU": f"{base}.gpus", "count": f"{base}.concurrency"}
     if name == "simulate":
         gpus = r.simulator_gpus
         gpu_key = "resources.simulator_gpus"
