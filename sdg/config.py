@@ -118,13 +118,97 @@ class Augmentation(_Cfg):
     cosmos: dict = {}  # extra request fields for Cosmos-Transfer (guidance, num_steps, sigma_max, ...)
 
 
+STAGE_NAMES = ("simulate", "groundtruth", "augment", "postprocess", "write")  # the pipeline's stages, in order
+StageName = Literal["simulate", "groundtruth", "augment", "postprocess", "write"]
+RAY_BUILTIN_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
+
+
+def _custom_resources(v: dict[str, float]) -> dict[str, float]:
+    for name, amount in v.items():
+        if not name or name in RAY_BUILTIN_RESOURCES or name.startswith("node:"):
+            raise ValueError(f"{name!r} is not a custom resource name (CPUs and GPUs have their own keys: cpus, gpus)")
+        if not amount > 0:
+            raise ValueError(f"{name}: amount must be > 0, got {amount}")
+    return v
+
+
+class StageResources(_Cfg):
+    """What one task (groundtruth, postprocess, write) or one actor (simulate, augment) of a stage reserves, and how
+    many run at once. Unset values keep the defaults of the flat keys of ``resources``."""
+
+    cpus: float | None = Field(None, ge=0)
+    gpus: float | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1)  # actor stages: the pool size; task stages: max tasks at once
+    resources: dict[str, float] = {}  # custom Ray resources per task/actor, e.g. {carla: 1}
+
+    @field_validator("resources")
+    @classmethod
+    def _custom(cls, v: dict[str, float]) -> dict[str, float]:
+        return _custom_resources(v)
+
+
+class ServeAppResources(_Cfg):
+    """One Serve app's replicas: a fixed count (``replicas``) or autoscaling bounds, and what each replica
+    reserves."""
+
+    replicas: int | None = Field(None, ge=1)  # fixed count; default: augment with cosmos = one per server url
+    min_replicas: int | None = Field(None, ge=0)  # autoscaling lower bound (default 1)
+    max_replicas: int | None = Field(None, ge=1)  # autoscaling upper bound (default resources.augmenters)
+    target_ongoing_requests: float | None = Field(None, gt=0)
+    cpus: float | None = Field(None, ge=0)
+    gpus: float | None = Field(None, ge=0)
+    resources: dict[str, float] = {}  # custom Ray resources per replica, e.g. {cosmos: 1}
+
+    @field_validator("resources")
+    @classmethod
+    def _custom(cls, v: dict[str, float]) -> dict[str, float]:
+        return _custom_resources(v)
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.replicas is not None and (self.min_replicas is not None or self.max_replicas is not None):
+            raise ValueError("give either replicas (a fixed count) or min_replicas/max_replicas (autoscaling)")
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
+        return self
+
+
+class ServeResources(_Cfg):
+    augment: ServeAppResources = Field(default_factory=ServeAppResources)
+    prompt: ServeAppResources = Field(default_factory=ServeAppResources)
+
+
+# per-stage keys that the flat keys below already set: (stage, field of StageResources) -> flat key
+_FLAT_KEYS = {("simulate", "concurrency"): "simulators", ("simulate", "cpus"): "simulator_cpus",
+              ("simulate", "gpus"): "simulator_gpus", ("augment", "concurrency"): "augmenters"}
+
+
 class Resources(_Cfg):
+    """The job's resource plan (sdg.plan reads it, and checks it against the cluster before anything runs)."""
+
     num_cpus: int | None = None  # for ray.init when no cluster is running; default: all
+    # autoscaler config (Ray cluster launcher or KubeRay YAML) the plan may grow into, when the running cluster does
+    # not report its autoscaler's node types itself
+    cluster_config: Path | None = None
     simulators: int = Field(1, ge=1)  # simulator actors
     simulator_cpus: float = Field(1.0, ge=0)
-    stage_cpus: float = Field(0.5, gt=0)  # CPU reservation of the CPU stages' tasks
-    augmenters: int = Field(1, ge=1)  # max augment replicas (builtin autoscales up to this)
+    simulator_gpus: float | None = Field(None, ge=0)  # per simulator actor; default endpoints.carla.gpus_per_actor
+    # for CARLA, 0 for the builtin simulator
+    stage_cpus: float = Field(0.5, gt=0)  # CPU reservation of the CPU stages' tasks (and augment actors, replicas)
+    augmenters: int = Field(1, ge=1)  # augment-stage actors; also the default max replicas of the Serve apps
     gpus_per_augmenter: float = Field(0.0, ge=0)  # GPUs reserved per Cosmos replica (0: the Gradio server owns them)
+    stages: dict[StageName, StageResources] = {}  # per-stage overrides
+    serve: ServeResources = Field(default_factory=ServeResources)
+
+    @model_validator(mode="after")
+    def _one_key_each(self):
+        for (stage, key), flat in _FLAT_KEYS.items():
+            s = self.stages.get(stage)
+            if s is not None and getattr(s, key) is not None and flat in self.model_fields_set:
+                raise ValueError(f"stages.{stage}.{key} and {flat} set the same thing: keep one")
+        if self.serve.augment.gpus is not None and "gpus_per_augmenter" in self.model_fields_set:
+            raise ValueError("serve.augment.gpus and gpus_per_augmenter set the same thing: keep one")
+        return self
 
 
 class Output(_Cfg):

@@ -68,6 +68,10 @@ class Pipeline:
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
 
+    def pool_sizes(self) -> dict[str, int]:
+        """Stages that run as actor pools -> their number of actors."""
+        return {p.name: fp.actors for p in self.stages if (fp := p.build().footprint).actors}
+
 
 def check_contract(stages: list[StagePlan], outputs: tuple[str, ...] = ()) -> list[set[str]]:
     """Raise ContractError unless each stage's needs are added by an earlier stage; return, per stage, the fields
@@ -281,6 +285,8 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
             common["num_gpus"] = fp.num_gpus
         if fp.resources:
             common["resources"] = dict(fp.resources)
+        if fp.concurrency and not fp.actors:
+            common["concurrency"] = fp.concurrency
         if fp.actors:
             fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s)
             ds = ds.map_batches(fn, compute=ActorPoolStrategy(size=fp.actors), **common)

@@ -14,6 +14,7 @@ from sdg.config import JobConfig
 from sdg.export.shards import Manifest
 from sdg.pipeline import build_pipeline, run_local, run_ray
 from sdg.metrics import StageRecord, StageSummary, format_table, progress_line, summarize
+from sdg.placement import validate_plan
 from sdg.work import ClipFailed, ClipWork
 
 log = logging.getLogger("sdg.run")
@@ -68,39 +69,6 @@ def _start_ray(cfg: JobConfig) -> None:
         ray.init(num_cpus=cfg.resources.num_cpus, include_dashboard=False, **kwargs)
 
 
-def standing_cpus(cfg: JobConfig, serving: bool) -> dict[str, float]:
-    """CPUs the Ray pipeline holds for its whole run: the simulate and augment actor pools, one task of the other
-    stages, and with Serve the apps' replicas (their minimum: one per Cosmos server, one builtin, one prompt)."""
-    r = cfg.resources
-    parts = {"simulate actors": r.simulators * r.simulator_cpus, "augment actors": r.augmenters * r.stage_cpus,
-             "a stage task": r.stage_cpus}
-    if serving:
-        from sdg.augment.cosmos import cosmos_urls
-        from sdg.serving.contract import AUGMENT_APP, PROMPT_APP, replica_needs
-
-        needs = replica_needs(cfg)
-        n = max(1, len(cosmos_urls(cfg))) if cfg.backends.augmenter == "cosmos" else 1
-        parts["augment replicas"] = n * needs[AUGMENT_APP]["CPU"]
-        parts["prompt replica"] = needs[PROMPT_APP]["CPU"]
-    return parts
-
-
-def warn_if_oversubscribed(cfg: JobConfig, serving: bool) -> bool:
-    """Warn (and return True) when the standing reservations exceed the cluster's CPUs: Ray would then wait
-    forever for an actor or replica to be placed (unless an autoscaler adds nodes)."""
-    import ray
-
-    parts = standing_cpus(cfg, serving)
-    total = float(ray.cluster_resources().get("CPU", 0.0))
-    if sum(parts.values()) <= total + 1e-9:
-        return False
-    detail = ", ".join(f"{k} {v:g}" for k, v in parts.items())
-    log.warning("the pipeline reserves %.2f CPUs (%s) but the cluster has %g: it will wait for resources that may "
-                "never free; lower resources.simulator_cpus / stage_cpus / simulators / augmenters or add nodes",
-                sum(parts.values()), detail, total)
-    return True
-
-
 def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", exports: bool = True,
             transport: bool = False) -> RunResult:
     """Run a job into ``out_dir``; ``transport`` makes the in-process executor pass every stage boundary through
@@ -119,6 +87,9 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
             result.skipped.append(s.clip_id)
         else:
             todo.append(ClipWork(spec=s))
+    if todo and executor != "local":
+        init_ray(cfg)
+        validate_plan(cfg, clips=len(todo))  # PlanError when the plan cannot be placed: nothing written yet
     manifest.save(config=json.loads(cfg.model_dump_json()), planned=[s.clip_id for s in specs])
     if todo:
         if executor == "local" and cfg.backends.serve != "never":
@@ -133,12 +104,11 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
             from sdg.serving.contract import uses_serve
             from sdg.serving.deploy import deploy
 
-            warn_if_oversubscribed(cfg, uses_serve(cfg))
             if uses_serve(cfg):
                 deployment = deploy(cfg)
             stream = run_ray(pipeline, todo)
         try:
-            _consume(stream, manifest, result, len(todo), _pool_sizes(cfg))
+            _consume(stream, manifest, result, len(todo), pipeline.pool_sizes())
         finally:
             if deployment is not None:
                 from sdg.serving.deploy import shutdown
@@ -152,10 +122,6 @@ def run_job(cfg: JobConfig, out_dir: Path | None = None, executor: str = "ray", 
                             "seconds": round(result.seconds, 2),
                             "stages": [s.to_dict() for s in result.stages]})
     return result
-
-
-def _pool_sizes(cfg: JobConfig) -> dict[str, int]:
-    return {"simulate": cfg.resources.simulators, "augment": cfg.resources.augmenters}
 
 
 def _consume(stream, manifest: Manifest, result: RunResult, total: int, actors: dict[str, int]) -> None:

@@ -39,6 +39,20 @@ def test_a_reintroduced_cycle_is_caught(tmp_path):
 
 
 def test_modules_stay_small():
-    big = {str(p.relative_to(REPO)): n for p in sorted((REPO / "sdg").rglob("*.py")) + sorted((REPO / "serve").rglob("*.py"))
+    files = sorted((REPO / "sdg").rglob("*.py")) + sorted((REPO / "serve").rglob("*.py"))
+    big = {str(p.relative_to(REPO)): n for p in files
            if (n := len(p.read_text().splitlines())) > 600}
     assert set(big) <= LONG_MODULES, big
+
+
+def test_every_module_is_in_a_layer():
+    """A new top-level module must take its place in the layers contract, or it escapes it."""
+    import tomllib
+
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in cfg["contracts"] if c["type"] == "layers")["layers"]
+    named = {m.strip() for layer in layers for m in layer.replace("|", ":").split(":")}
+    mods = {f"sdg.{p.stem}" for p in (REPO / "sdg").glob("*.py") if p.stem != "__init__"}
+    pkgs = {f"sdg.{p.parent.name}" for p in (REPO / "sdg").glob("*/__init__.py")}
+    covered = lambda m: m in named or any(n.startswith(m + ".") for n in named)  # noqa: E731
+    assert sorted(m for m in mods | pkgs if not covered(m)) == []

@@ -368,19 +368,3 @@ def test_deploy_one_replica_per_server_reuse_refuse_and_deadline(ray_cluster, ni
         deploy(big, timeout_s=4.0)
     assert time.time() - t0 < 30
     assert not {"augment", "prompt"} & _apps_now()
-
-
-def test_oversubscription_is_named_before_it_hangs(ray_cluster, caplog):
-    from sdg.run import standing_cpus, warn_if_oversubscribed
-
-    fits = parse_config(tiny_job(augmenter="cosmos", prompts="nim") | {"endpoints": {"cosmos_url": "http://a:1"}})
-    assert standing_cpus(fits, serving=True) == {"simulate actors": 0.5, "augment actors": 0.25, "a stage task": 0.25,
-                                                 "augment replicas": 0.25, "prompt replica": 0.25}
-    assert warn_if_oversubscribed(fits, serving=True) is False
-    big = parse_config(tiny_job(augmenter="cosmos", prompts="nim")
-                       | {"endpoints": {"cosmos_url": "http://a:1,http://b:1,http://c:1"},
-                          "resources": {"simulator_cpus": 1.0, "stage_cpus": 0.5}})
-    with caplog.at_level("WARNING", logger="sdg.run"):
-        assert warn_if_oversubscribed(big, serving=True) is True
-    assert "reserves 3.75 CPUs (simulate actors 1, augment actors 0.5, a stage task 0.5, augment replicas 1.5, " \
-           "prompt replica 0.25) but the cluster has 2" in caplog.text

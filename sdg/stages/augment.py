@@ -6,7 +6,7 @@ from sdg.augment.backends import make_augmenter, make_prompt_source
 from sdg.augment.base import AugmentRequest, choose_look
 from sdg.augment.video import encode_mp4
 from sdg.codec import encode_image
-from sdg.stages.base import Footprint, Stage
+from sdg.stages.base import Stage
 from sdg.work import ClipWork, Variant
 
 
@@ -23,10 +23,6 @@ class AugmentStage(Stage):
     name = "augment"
     needs = ("sensors", "controls", "lights")
     adds = ("variants",)
-
-    @property
-    def footprint(self) -> Footprint:
-        return Footprint(num_cpus=self.cfg.resources.stage_cpus, actors=self.cfg.resources.augmenters)
 
     def setup(self) -> None:
         from sdg.serving.contract import uses_serve

@@ -11,15 +11,24 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from sdg.config import JobConfig
+from sdg.plan import StageNeeds, stage_needs
 from sdg.work import ClipWork
 
 
 @dataclass(frozen=True)
 class Footprint:
+    """What one task/actor of a stage reserves and how many run (from the job's resource plan, sdg.plan)."""
+
     num_cpus: float = 0.5
     num_gpus: float = 0.0
     actors: int | None = None  # None: stateless, runs as Ray tasks; n: an actor pool of n (setup once per actor)
     resources: tuple[tuple[str, float], ...] = ()  # custom Ray resources per task/actor, e.g. (("carla", 1),)
+    concurrency: int | None = None  # task stages: the most tasks at once (None: as many as Ray Data runs)
+
+    @classmethod
+    def of(cls, needs: StageNeeds) -> Footprint:
+        return cls(num_cpus=needs.unit.cpus, num_gpus=needs.unit.gpus, actors=needs.actors,
+                   resources=needs.unit.resources, concurrency=needs.concurrency)
 
 
 class Stage:
@@ -32,7 +41,7 @@ class Stage:
 
     @property
     def footprint(self) -> Footprint:
-        return Footprint(num_cpus=self.cfg.resources.stage_cpus)
+        return Footprint.of(stage_needs(self.cfg, self.name))
 
     def setup(self) -> None:
         """Expensive, once per worker (connect to servers, load models, warm up JIT)."""

@@ -5,7 +5,7 @@ import numpy as np
 
 from sdg.scenes import scene_for
 from sdg.simulators import make_simulator
-from sdg.stages.base import Footprint, Stage
+from sdg.stages.base import Stage
 from sdg.work import ClipWork
 
 
@@ -13,12 +13,6 @@ class SimulateStage(Stage):
     name = "simulate"
     needs = ()
     adds = ("sensors",)
-
-    @property
-    def footprint(self) -> Footprint:
-        r = self.cfg.resources
-        gpus = self.cfg.endpoints.carla.gpus_per_actor if self.cfg.backends.simulator == "carla" else 0.0
-        return Footprint(num_cpus=r.simulator_cpus, num_gpus=gpus, actors=r.simulators)
 
     def setup(self) -> None:
         self.simulator = make_simulator(self.cfg)

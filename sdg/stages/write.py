@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sdg.export.shards import write_shard
-from sdg.stages.base import Footprint, Stage
+from sdg.stages.base import Stage
 from sdg.work import ClipWork, ShardEntry
 
 
@@ -14,10 +14,6 @@ class WriteStage(Stage):
     def __init__(self, cfg, out_dir: str):
         super().__init__(cfg)
         self.out_dir = out_dir
-
-    @property
-    def footprint(self) -> Footprint:
-        return Footprint(num_cpus=min(0.25, self.cfg.resources.stage_cpus))
 
     def process(self, work: ClipWork) -> ClipWork:
         entry = write_shard(self.out_dir, work.clip_id, work.rows, self.cfg.output.row_group_bytes)
