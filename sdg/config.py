@@ -90,16 +90,24 @@ class CarlaEndpoint(_Cfg):
 
 
 class Endpoints(_Cfg):
+    """The external services. Defaults are what the workflow's compose stack (and `cluster/compose/`) runs: the
+    Cosmos-Reason1 NIM (port 8001) and the Nemotron Nano v2 NIM (port 8002) on separate urls, and a Cosmos-Transfer2.5
+    Gradio server (port 8080) started with MODEL_NAME=edge."""
+
     carla: CarlaEndpoint = Field(default_factory=CarlaEndpoint)
     cosmos_url: str | None = None  # Gradio server of Cosmos-Transfer2.5; env SDG_COSMOS_URL overrides
-    vlm_url: str | None = None  # Cosmos-Reason1 NIM; env SDG_VLM_URL
-    llm_url: str | None = None  # Nemotron NIM; env SDG_LLM_URL
+    # the MODEL_NAME the Cosmos-Transfer2.5 server runs (one model per server; it takes only that model's controls).
+    # Checked at preflight against what the server announces and against augmentation.controls.
+    cosmos_model: Literal["edge", "edge/distilled", "depth", "seg", "vis", "multicontrol"] = "edge"
+    vlm_url: str | None = None  # Cosmos-Reason1 NIM, e.g. http://host:8001; env SDG_VLM_URL
+    llm_url: str | None = None  # Nemotron NIM, e.g. http://host:8002; env SDG_LLM_URL
     vlm_model: str = "nvidia/cosmos-reason1-7b"
-    llm_model: str = "nvidia/llama-3.3-nemotron-super-49b-v1"
+    llm_model: str = "nvidia/nvidia-nemotron-nano-9b-v2"
 
     @model_validator(mode="after")
     def _env(self):
-        for field_name, env in (("cosmos_url", "SDG_COSMOS_URL"), ("vlm_url", "SDG_VLM_URL"), ("llm_url", "SDG_LLM_URL")):
+        for field_name, env in (("cosmos_url", "SDG_COSMOS_URL"), ("vlm_url", "SDG_VLM_URL"),
+                                ("llm_url", "SDG_LLM_URL")):
             if os.environ.get(env):
                 setattr(self, field_name, os.environ[env])
         return self

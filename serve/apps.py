@@ -14,7 +14,8 @@ and what a replica reserves (CPUs, GPUs, custom resources such as `cosmos`) come
 `check_health` reaches the backing server (Cosmos: the Gradio API description must list /generate_video; NIM:
 GET /v1/health/ready), so Serve marks the replica unhealthy and restarts it while its server is away. The pipeline
 talks to the apps through deployment handles (sdg.serving.handles). `serve deploy configs/serve.yaml` deploys the same
-apps from the import paths `serve.apps:augment_app` and `serve.apps:prompt_app` with args {"config": "<job config path>"}.
+apps from the import paths `serve.apps:augment_app` and `serve.apps:prompt_app` with args
+{"config": "<job config path>"}.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import numpy as np
 from ray import serve
 
 from sdg.augment.backends import make_augmenter, make_prompt_source
+from sdg.augment.base import Prompt
 from sdg.augment.cosmos import cosmos_urls
 from sdg.augment.http import redact, redact_url
 from sdg.config import JobConfig, load_config
@@ -134,8 +136,9 @@ class PromptDeployment:
         self._fingerprint = fingerprint(cfg, PROMPT_APP)
         self.source = make_prompt_source(cfg)
 
-    def prompt(self, clip_id: str, rgb, look, fps: float) -> str:
-        """``rgb``: the clip (T,H,W,3) uint8, or an ObjectRef of it (bare or in a one-element list)."""
+    def prompt(self, clip_id: str, rgb, look, fps: float) -> Prompt:
+        """The variant's :class:`~sdg.augment.base.Prompt` (text + provenance). ``rgb``: the clip (T,H,W,3) uint8,
+        or an ObjectRef of it (bare or in a one-element list)."""
         try:
             return self.source.prompt(clip_id, resolve_frames(rgb), look, fps)
         except Exception as e:  # noqa: BLE001 - re-raised in a form Ray can ship to the caller

@@ -33,7 +33,7 @@ def fingerprint(cfg: JobConfig, app: str) -> str:
         d = {"augmenter": cfg.backends.augmenter}
         if cfg.backends.augmenter == "cosmos":
             d.update(urls=cosmos_urls(cfg), controls=list(aug.controls), weights=dict(aug.control_weights),
-                     cosmos=dict(aug.cosmos))
+                     cosmos=dict(aug.cosmos), model=ep.cosmos_model)
     elif app == PROMPT_APP:
         d = {"prompts": cfg.backends.prompts}
         if cfg.backends.prompts == "nim":
