@@ -407,3 +407,17 @@ def test_controls_are_uploaded_lossless_444_and_the_input_as_420(srv):
     assert (info.codec, info.pix_fmt, info.frames, info.fps) == ("h264", "yuv444p", 12, 10.0)
     assert probe_mp4(files["input.mp4"]).pix_fmt == "yuv420p"
     assert np.abs(read_mp4(files["seg.mp4"]).astype(int) - seg.astype(int)).max() <= 1
+
+
+def test_node_local_servers_are_left_to_the_replicas_health_checks(monkeypatch):
+    """On a cluster whose Cosmos servers listen on 127.0.0.1 of each cosmos node, the driver cannot reach them: the
+    preflight says each replica checks its own server instead of failing (a plain loopback url is still checked)."""
+    from sdg.augment.cosmos import check_cosmos
+
+    monkeypatch.delenv("SDG_COSMOS_URL", raising=False)
+    local = _cfg(endpoints={"cosmos_url": "http://127.0.0.1:9"},
+                 resources={"serve": {"augment": {"resources": {"cosmos": 1}}}})
+    (v,) = check_cosmos(local)
+    assert v.ok and "node-local" in v.detail and "cosmos" in v.detail
+    (v,) = check_cosmos(_cfg(endpoints={"cosmos_url": "http://127.0.0.1:9"}))
+    assert not v.ok  # nothing listens on port 9: a real check

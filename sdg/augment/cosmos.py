@@ -563,14 +563,35 @@ def client_settings(cfg) -> dict[str, Any]:
             "model": ep.cosmos_model, "model_explicit": "cosmos_model" in ep.model_fields_set}
 
 
+def _is_loopback(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_cosmos(cfg) -> list[Verdict]:
     """Preflight of every Cosmos-Transfer server of a job config (one verdict per url)."""
     urls = cosmos_urls(cfg)
     if not urls:
         return [Verdict("Cosmos-Transfer", False, "no server url",
                         "set endpoints.cosmos_url or $SDG_COSMOS_URL, or use backends.augmenter: builtin")]
+    node_local = cfg.resources.serve.augment.resources
     out = []
     for u in urls:
+        if node_local and _is_loopback(u):
+            # a server on each node that offers the replicas' custom resource: unreachable from the driver's node,
+            # reached by each replica's health check where it runs (serve/apps.py)
+            out.append(Verdict(f"Cosmos-Transfer {redact_url(u)}", True,
+                               f"node-local on every node with {sorted(node_local)}: each augment replica checks "
+                               "its own server (Serve health check)"))
+            continue
         try:
             c = CosmosTransferClient(u, retries=0, http_timeout=20.0, **client_settings(cfg))
         except ValueError as e:
