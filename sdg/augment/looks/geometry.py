@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from sdg.augment.looks.params import ROAD_TAGS, SKY_TAG
+from sdg.augment.looks.params import ROAD_LUT, SKY_TAG
 from sdg.geometry import SKY_DEPTH
 
 NEAR_DEPTH = 0.05  # metres: depth is clipped to [NEAR_DEPTH, SKY_DEPTH]
@@ -55,8 +55,7 @@ def fit_road_plane(depth: np.ndarray, semantic: np.ndarray, focal: float, max_po
     """Least-squares plane through the road pixels of one frame (two passes, the second without outliers > 0.15 m).
     Returns (unit up normal in camera coordinates, camera height in metres) or None with < 200 usable pixels."""
     h, w = depth.shape
-    mask = np.isin(semantic, ROAD_TAGS) & np.isfinite(depth) & (depth > 0.1) & (depth < 0.5 * SKY_DEPTH)
-    vs, us = np.nonzero(mask)
+    vs, us = _road_pixels(np.ascontiguousarray(depth), np.ascontiguousarray(semantic), ROAD_LUT)
     if len(vs) < 200:
         return None
     if len(vs) > max_points:
@@ -88,7 +87,6 @@ def clip_geometry(depth: np.ndarray, semantic: np.ndarray, fov: float) -> ClipGe
     f = w / (2.0 * np.tan(np.radians(fov) / 2.0))
     xn = (np.arange(w) + 0.5 - w / 2.0) / f
     yn = (np.arange(h) + 0.5 - h / 2.0) / f
-    ray_len = np.sqrt(1.0 + xn[None, :] ** 2 + yn[:, None] ** 2).astype(np.float32)
     plane = None
     for t in range(depth.shape[0]):
         plane = fit_road_plane(depth[t], semantic[t], f)
@@ -96,7 +94,9 @@ def clip_geometry(depth: np.ndarray, semantic: np.ndarray, fov: float) -> ClipGe
             break
     fitted = plane is not None
     up, cam_h = plane if fitted else (np.array([0.0, -1.0, 0.0]), 1.7)
-    elevation = ((xn[None, :] * up[0] + yn[:, None] * up[1] + up[2]) / ray_len).astype(np.float32)
+    ray_len = np.empty((h, w), np.float32)
+    elevation = np.empty((h, w), np.float32)
+    _rays(xn, yn, np.asarray(up, np.float64), ray_len, elevation)
     return ClipGeometry(w, h, float(f), xn.astype(np.float32), yn.astype(np.float32), ray_len,
                         np.asarray(up, dtype=np.float64), float(cam_h), elevation, fitted)
 
@@ -114,11 +114,15 @@ def background_frame(depth: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]
     """The static scenery of a static-camera clip: per pixel, the frame where the depth is largest (moving things
     are in front of the background; the first such frame on ties). Returns [depth_bg, *arrays_bg], each one
     frame."""
-    idx = _deepest_frame(np.ascontiguousarray(depth))
-    out = [np.take_along_axis(depth, idx[None], axis=0)[0]]
-    for a in arrays:
-        ix = idx[None].reshape((1,) + idx.shape + (1,) * (a.ndim - 3))
-        out.append(np.take_along_axis(a, ix, axis=0)[0])
+    depth = np.ascontiguousarray(depth)
+    idx = _deepest_frame(depth)
+    out = []
+    for a in (depth, *arrays):
+        a = np.ascontiguousarray(a)
+        flat = a.reshape(a.shape[:3] + (-1,))
+        bg = np.empty(flat.shape[1:], a.dtype)
+        _gather_frames(flat, idx, bg)
+        out.append(bg.reshape(a.shape[1:]))
     return out
 
 
@@ -221,3 +225,40 @@ def _deepest_frame(depth):
                     best = d
                     idx[y, x] = k
     return idx
+
+
+@njit(cache=True)
+def _gather_frames(a, idx, out):
+    _, h, w, c = a.shape
+    for y in range(h):
+        for x in range(w):
+            k = idx[y, x]
+            for i in range(c):
+                out[y, x, i] = a[k, y, x, i]
+
+
+@njit(cache=True)
+def _rays(xn, yn, up, ray_len, elevation):
+    """Ray length per metre of planar depth, sqrt(1 + x^2 + y^2) (float32), and the sine of the ray's elevation
+    above the road plane, (x up0 + y up1 + up2) / ray length."""
+    for y in range(yn.size):
+        for x in range(xn.size):
+            r = np.float32(np.sqrt(1.0 + xn[x] * xn[x] + yn[y] * yn[y]))
+            ray_len[y, x] = r
+            elevation[y, x] = np.float32((xn[x] * up[0] + yn[y] * up[1] + up[2]) / np.float64(r))
+
+
+@njit(cache=True)
+def _road_pixels(depth, sem, road_lut):
+    """Row and column indices (row-major order) of the road pixels with a finite depth in (0.1, SKY_DEPTH / 2)."""
+    h, w = depth.shape
+    vs = np.empty(h * w, np.int64)
+    us = np.empty(h * w, np.int64)
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            d = depth[y, x]
+            if road_lut[sem[y, x]] and d > 0.1 and d < 0.5 * SKY_DEPTH:
+                vs[n], us[n] = y, x
+                n += 1
+    return vs[:n], us[:n]

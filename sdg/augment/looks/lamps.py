@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from sdg.augment.base import stable_seed
-from sdg.augment.looks.colour import linear_to_srgb, srgb_to_linear
+from sdg.augment.looks.colour import linear_to_srgb
 from sdg.augment.looks.geometry import ClipGeometry, normals_from_points
 from sdg.augment.looks.params import BUILDING_TAG
 from sdg.augment.looks.patterns import hash01
@@ -39,21 +39,32 @@ def detect_windows(lin: np.ndarray, depth: np.ndarray, sem: np.ndarray, focal: f
     building pixels in place),
     grouped into 4-connected components that are compact (>= 55 % of their box) and window-sized (0.4..4.5 m
     each way at their depth). Returns an int32 label image, 0 = not a window, 1..N = window."""
+    return detect_windows_srgb(linear_to_srgb(lin), depth, sem, focal)
+
+
+def detect_windows_srgb(srgb: np.ndarray, depth: np.ndarray, sem: np.ndarray, focal: float) -> np.ndarray:
+    """detect_windows on the uint8 sRGB frame."""
     b = sem == BUILDING_TAG
     h, w = sem.shape
     labels_out = np.zeros((h, w), np.int32)
     if b.sum() < 200:
         return labels_out
-    srgb = np.clip(linear_to_srgb(lin), 1, 254)
-    checker = ((np.arange(h)[:, None] + np.arange(w)[None, :]) % 2 * 255).astype(np.uint8)
     k = max(15, round(61 * w / 960.0)) | 1
-    diff = np.zeros((h, w), np.float32)
+    # the median filter only where it reaches building pixels: their bounding box plus the filter's reach
+    rows, cols = np.nonzero(b.any(axis=1))[0], np.nonzero(b.any(axis=0))[0]
+    r = k // 2
+    y0, y1, x0, x1 = max(rows[0] - r, 0), min(rows[-1] + r + 1, h), max(cols[0] - r, 0), min(cols[-1] + r + 1, w)
+    bc = b[y0:y1, x0:x1]
+    srgb = np.clip(srgb[y0:y1, x0:x1], 1, 254)
+    checker = ((np.arange(y0, y1)[:, None] + np.arange(x0, x1)[None, :]) % 2 * 255).astype(np.uint8)
+    diff = np.zeros(bc.shape, np.float32)
     for c in range(3):
-        ch = np.where(b, srgb[..., c], checker).astype(np.uint8)
+        ch = np.where(bc, srgb[..., c], checker).astype(np.uint8)
         ref = cv2.medianBlur(ch, k).astype(np.float32)
         diff = np.maximum(diff, np.abs(srgb[..., c].astype(np.float32) - ref) / (0.2 * ref + 5.0))
-    cand = b & (diff > 1.0)
-    cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    cand = np.zeros((h, w), np.uint8)
+    cand[y0:y1, x0:x1] = bc & (diff > 1.0)
+    cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     n, labels, stats, cent = cv2.connectedComponentsWithStats(cand, connectivity=4)
     if n <= 1:
         return labels_out
@@ -114,7 +125,7 @@ class WindowLights:
         """Windows come from the facades' own texture when at least 4 are found, else from a procedural facade
         grid; each is lit with probability ``fraction`` (seeded), warm or cool, with its own brightness and a soft
         edge. ``bg_depth`` cleaned."""
-        labels = detect_windows(srgb_to_linear(bg_rgb), bg_depth, bg_sem, geo.focal)
+        labels = detect_windows_srgb(bg_rgb, bg_depth, bg_sem, geo.focal)  # sRGB -> linear -> sRGB is exact
         if labels.max() >= 4:
             keys = labels.astype(np.int64)
             keys[labels == 0] = -1

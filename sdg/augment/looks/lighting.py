@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from numba import njit
 
-from sdg.augment.looks.colour import DECODE, decode_pow_table, linear_to_srgb, luminance, luminance_px
+from sdg.augment.looks.colour import DECODE, decode_pow_table, linear_to_srgb, luminance, luminance_px, srgb_to_linear
 from sdg.augment.looks.geometry import ClipGeometry
 from sdg.augment.looks.params import DUSK_SHADOW_TINT, GROUND_TAGS, LookParams
 from sdg.augment.looks.resample import LinearTables, bilerp
@@ -32,21 +32,64 @@ def ground_deshadow_gain(lin: np.ndarray, sem: np.ndarray) -> np.ndarray:
     """(H, W) float32 gain >= 1 that lifts sun shadows out of the flat ground classes: within each class the
     shading is the class-only median luminance (5 x 5, edge-preserving, texture-free) over the class's sunlit
     level (its 90th percentile); gain = 1 / shading, at most 6. 1 elsewhere. For overcast and night looks."""
+    index, table = _deshadow_table(lin, sem)
+    return table[index]
+
+
+def _deshadow_table(lin: np.ndarray, sem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ground_deshadow_gain as (H, W) uint16 index into a float32 table (entry 0 = gain 1): the gain of a pixel is
+    a function of its class and its median's sRGB code, so powers of the gain are table look-ups too."""
     h, w = sem.shape
-    gain = np.ones((h, w), np.float32)
+    index = np.zeros((h, w), np.uint16)
+    tables = [np.ones(1, np.float32)]
     y = linear_to_srgb(luminance(lin))
-    checker = ((np.arange(h)[:, None] + np.arange(w)[None, :]) % 2 * 255).astype(np.uint8)
+    sem = np.ascontiguousarray(sem)
     for tag in GROUND_TAGS:
-        m = sem == tag
-        if m.sum() < 50:
+        box = _class_box(sem, tag)  # y0, y1, x0, x1, count
+        if box[4] < 50:
             continue
-        med = cv2.medianBlur(np.where(m, y, checker).astype(np.uint8), 5)
-        ylin = DECODE[med[m]]
-        sunlit = float(np.percentile(ylin, 90.0))
+        # the class-only 5 x 5 median on the class's bounding box (+ the filter's reach): other pixels are a 0/255
+        # checkerboard, which leaves the median of the class's pixels in place
+        y0, y1, x0, x1 = max(box[0] - 2, 0), min(box[1] + 3, h), max(box[2] - 2, 0), min(box[3] + 3, w)
+        med = cv2.medianBlur(_class_only(sem, y, tag, y0, y1, x0, x1), 5)
+        hist = np.zeros(256, np.int64)
+        _class_codes(sem, med, tag, y0, x0, index, 256 * (len(tables) - 1) + 1, hist)
+        sunlit = float(np.percentile(np.repeat(DECODE, hist), 90.0))
         if sunlit <= 1e-4:
+            index[index >= 256 * (len(tables) - 1) + 1] = 0
             continue
-        gain[m] = 1.0 / np.clip(ylin / sunlit, 1.0 / 6.0, 1.0)
-    return gain
+        tables.append(1.0 / np.clip(DECODE / sunlit, 1.0 / 6.0, 1.0))
+    return index, np.concatenate(tables).astype(np.float32)
+
+
+@njit(cache=True)
+def _class_box(sem, tag):
+    h, w = sem.shape
+    y0, y1, x0, x1, n = h, -1, w, -1, 0
+    for y in range(h):
+        for x in range(w):
+            if sem[y, x] == tag:
+                y0, y1, x0, x1, n = min(y0, y), max(y1, y), min(x0, x), max(x1, x), n + 1
+    return y0, y1, x0, x1, n
+
+
+@njit(cache=True)
+def _class_only(sem, y, tag, y0, y1, x0, x1):
+    out = np.empty((y1 - y0, x1 - x0), np.uint8)
+    for i in range(y0, y1):
+        for j in range(x0, x1):
+            out[i - y0, j - x0] = y[i, j] if sem[i, j] == tag else ((i + j) % 2) * 255
+    return out
+
+
+@njit(cache=True)
+def _class_codes(sem, med, tag, y0, x0, index, base, hist):
+    for i in range(med.shape[0]):
+        for j in range(med.shape[1]):
+            if sem[y0 + i, x0 + j] == tag:
+                c = med[i, j]
+                index[y0 + i, x0 + j] = base + c
+                hist[c] += 1
 
 
 @dataclass
@@ -61,20 +104,21 @@ class Deshadow:
 
     @classmethod
     def of_background(cls, bg_rgb: np.ndarray, bg_sem: np.ndarray, bg_depth: np.ndarray, night: bool) -> Deshadow:
-        from sdg.augment.looks.colour import srgb_to_linear
-
-        gain = ground_deshadow_gain(srgb_to_linear(bg_rgb), bg_sem)
+        index, table = _deshadow_table(srgb_to_linear(bg_rgb), bg_sem)
+        gain = table[index]
         if night:
-            g64 = gain.astype(np.float64)
-            base, albedo = (g64 ** NIGHT_GAMMA).astype(np.float32), (g64 ** NIGHT_ALBEDO_GAMMA).astype(np.float32)
+            t64 = table.astype(np.float64)
+            base = (t64 ** NIGHT_GAMMA).astype(np.float32)[index]
+            albedo = (t64 ** NIGHT_ALBEDO_GAMMA).astype(np.float32)[index]
         else:
             base = albedo = gain
         return cls(gain, base, albedo, bg_depth)
 
 
 def sky_map(geo: ClipGeometry, lighting: str, p: LookParams) -> np.ndarray:
-    """(H, W, 3) linear sky colour for dusk / night by elevation above the horizon (per clip)."""
-    e = np.clip(geo.elevation, 0.0, 1.0)
+    """(H, W, 3) linear sky colour for dusk / night by elevation above the horizon (per clip): colour stops
+    interpolated linearly in the elevation (as np.interp); at dusk plus a warm glow around the sun's azimuth near
+    the horizon, scaled by the exposure."""
     if lighting == "dusk":
         stops_e = np.array([0.0, 0.08, 0.25, 0.6, 1.0], dtype=np.float32)
         stops_c = np.array([[1.0, 0.42, 0.12], [0.85, 0.32, 0.16], [0.42, 0.22, 0.3], [0.1, 0.11, 0.28],
@@ -83,14 +127,36 @@ def sky_map(geo: ClipGeometry, lighting: str, p: LookParams) -> np.ndarray:
         stops_e = np.array([0.0, 0.1, 0.35, 1.0], dtype=np.float32)
         stops_c = np.array([[0.016, 0.012, 0.011], [0.008, 0.008, 0.012], [0.003, 0.0035, 0.007],
                             [0.0015, 0.002, 0.0045]], dtype=np.float32)
-    col = np.stack([np.interp(e, stops_e, stops_c[:, k]) for k in range(3)], axis=-1).astype(np.float32)
-    if lighting == "dusk":
-        su = p.sun_u * geo.width
-        du = ((np.arange(geo.width, dtype=np.float32) + 0.5 - su) / (0.3 * geo.width)) ** 2
-        glow = np.exp(-du)[None, :] * np.exp(-e / 0.07)
-        col += glow[..., None] * np.array([1.2, 0.55, 0.15], dtype=np.float32)
-        col *= np.float32(p.exposure / 0.5)
+    col = np.empty((geo.height, geo.width, 3), np.float32)
+    dusk = lighting == "dusk"
+    du = ((np.arange(geo.width, dtype=np.float32) + 0.5 - p.sun_u * geo.width) / (0.3 * geo.width)) ** 2
+    _sky_kernel(geo.elevation, stops_e.astype(np.float64), stops_c.astype(np.float64), dusk, np.exp(-du),
+                np.float32(p.exposure / 0.5), col)
     return col
+
+
+@njit(cache=True, error_model="numpy")
+def _sky_kernel(elevation, xp, fp, dusk, glow_u, gain, out):
+    h, w = elevation.shape
+    n = xp.size
+    glow_c = (np.float32(1.2), np.float32(0.55), np.float32(0.15))
+    for y in range(h):
+        for x in range(w):
+            e = min(max(elevation[y, x], np.float32(0.0)), np.float32(1.0))
+            e64 = np.float64(e)
+            j = 0
+            while j < n - 1 and xp[j + 1] <= e64:
+                j += 1
+            for c in range(3):
+                if j >= n - 1 or xp[j] == e64:
+                    v = fp[j, c]
+                else:
+                    v = (fp[j + 1, c] - fp[j, c]) / (xp[j + 1] - xp[j]) * (e64 - xp[j]) + fp[j, c]
+                out[y, x, c] = np.float32(v)
+            if dusk:
+                glow = glow_u[x] * np.exp(-(e / np.float32(0.07)))
+                for c in range(3):
+                    out[y, x, c] = (out[y, x, c] + glow * glow_c[c]) * gain
 
 
 def light_frame(rgb: np.ndarray, depth: np.ndarray, sky: np.ndarray, lighting: str, p: LookParams,

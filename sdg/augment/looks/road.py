@@ -28,7 +28,19 @@ def puddles(shape: tuple[int, int], seed: int) -> np.ndarray:
 
 def fresnel(geo: ClipGeometry) -> np.ndarray:
     """(H, W) Schlick reflectance of water (F0 = 0.02) at each pixel's grazing angle over the road plane."""
-    return (0.02 + 0.98 * (1.0 - np.abs(geo.elevation)) ** 5).astype(np.float32)
+    out = np.empty(geo.elevation.shape, np.float32)
+    _fresnel(geo.elevation, out)
+    return out
+
+
+@njit(cache=True)
+def _fresnel(elevation, out):
+    h, w = elevation.shape
+    one = np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            c = one - abs(elevation[y, x])
+            out[y, x] = np.float32(0.02) + np.float32(0.98) * (c * c * c * c * c)
 
 
 def reflection(lin: np.ndarray, depth: np.ndarray, sem: np.ndarray, sky: np.ndarray, geo: ClipGeometry,
