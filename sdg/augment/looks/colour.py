@@ -65,7 +65,7 @@ def luminance_px(r, g, b):
 @njit(cache=True)
 def encode_index(x):
     """Index into ``ENCODE_U8`` of one linear float32 value, as ``linear_to_srgb`` (scalar only, so it inlines)."""
-    if x <= np.float32(0.0):
+    if not x > np.float32(0.0):  # also nan, as numpy's cast of the clipped nan
         return 0
     if x >= np.float32(1.0):
         return ENC_LEVELS - 1

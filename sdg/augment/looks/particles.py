@@ -35,9 +35,9 @@ def rain_streaks(lin: np.ndarray, depth: np.ndarray, p: LookParams, rng: np.rand
     h, w = depth.shape
     colour = local_light(lin) * np.float32(1.5) + np.float32(0.5) * np.asarray(p.airlight, np.float32)
     ang = np.radians(p.rain_angle_deg)
-    alpha = np.zeros((h, w), np.uint8)
-    canvas = np.empty((h, w), np.uint8)
-    for dist, count, length, opacity, thick in RAIN_LAYERS:
+    canvas = np.zeros((len(RAIN_LAYERS), h, w), np.uint8)
+    dists = np.full(len(RAIN_LAYERS), np.inf, np.float32)  # inf: an empty layer
+    for i, (dist, count, length, opacity, thick) in enumerate(RAIN_LAYERS):
         n = int(count * p.rain_density * (w * h) / (960 * 540))
         if n == 0:
             continue
@@ -47,11 +47,10 @@ def rain_streaks(lin: np.ndarray, depth: np.ndarray, p: LookParams, rng: np.rand
         a = ang + rng.normal(0.0, 0.03, n)
         dx, dy = np.sin(a) * length_px, np.cos(a) * length_px
         seg = np.stack([np.stack([x, y], 1), np.stack([x + dx, y + dy], 1)], 1)
-        canvas.fill(0)
-        cv2.polylines(canvas, np.round(seg * 4).astype(np.int32), False, round(opacity * 255),
+        cv2.polylines(canvas[i], np.round(seg * 4).astype(np.int32), False, round(opacity * 255),
                       thickness=max(1, round(thick * scale)), lineType=cv2.LINE_AA, shift=2)
-        _max_behind(alpha, canvas, depth, np.float32(dist))
-    alpha = cv2.GaussianBlur(alpha, (3, 3), 0.6)
+        dists[i] = dist
+    alpha = cv2.GaussianBlur(_max_behind(canvas, depth, dists), (3, 3), 0.6)
     _blend(lin, alpha, colour, np.float32(1.0 / 255.0))
 
 
@@ -98,14 +97,19 @@ class Flakes:
 
 
 @njit(cache=True)
-def _max_behind(alpha, layer, depth, dist):
-    """alpha = max(alpha, layer) where the scene is not nearer than ``dist``."""
-    h, w = alpha.shape
+def _max_behind(layers, depth, dists):
+    """Per pixel the maximum over the layers that are not behind the scene (depth >= the layer's distance)."""
+    n, h, w = layers.shape
+    out = np.zeros((h, w), np.uint8)
     for y in range(h):
         for x in range(w):
-            a = layer[y, x]
-            if a > alpha[y, x] and depth[y, x] >= dist:
-                alpha[y, x] = a
+            d = depth[y, x]
+            a = np.uint8(0)
+            for i in range(n):
+                if layers[i, y, x] > a and d >= dists[i]:
+                    a = layers[i, y, x]
+            out[y, x] = a
+    return out
 
 
 @njit(cache=True)

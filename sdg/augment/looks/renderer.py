@@ -129,14 +129,15 @@ class LookRenderer:
             lamps.add_sprites(lin, lamps.glare_sprites(rows, depth, self.geo.focal, p.light_gain, p.beta,
                                                        self.scale))
         # weather
-        halo = None
+        halo, moving_halos = None, np.zeros((0, 10))
         if self.haze and lamps_now:
-            static_buf, static_keys = self.static_halo()
+            halo, static_keys = self.static_halo()
             moving = np.array([r for r in rows if r.tobytes() not in static_keys], np.float32).reshape(-1, 7)
-            sprites = lamps.halo_sprites(moving, self.geo.focal, p.light_gain, p.beta, self.scale)
-            if static_buf is not None or len(sprites):
-                halo = static_buf.copy() if static_buf is not None else np.zeros_like(lin)
-                lamps.add_sprites(halo, sprites)
+            moving_halos = lamps.halo_sprites(moving, self.geo.focal, p.light_gain, p.beta, self.scale)
+            if look.weather == "snow" and len(moving_halos):  # halos come before the snow cover
+                halo = halo.copy() if halo is not None else np.zeros_like(lin)
+                lamps.add_sprites(halo, moving_halos)
+                moving_halos = moving_halos[:0]
         cover = None
         if weather.weather_needs_pass(look.weather, look.lighting, p, halo is not None):
             facing = None
@@ -148,6 +149,7 @@ class LookRenderer:
                 patch = None
             weather.weather_frame(lin, depth, sky, sem, self.geo.ray_len, look.weather, look.lighting, p, halo,
                                   facing, self._snow_tables, patch, cover)
+        lamps.add_sprites(lin, moving_halos)
         if p.rain_density > 0:
             particles.rain_streaks(lin, depth, p, rng, self.scale)
         if self._flakes is not None:

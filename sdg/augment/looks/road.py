@@ -59,15 +59,14 @@ def reflection(lin: np.ndarray, depth: np.ndarray, sem: np.ndarray, sky: np.ndar
                          np.float32(geo.cam_height), geo.focal / step, ROAD_LUT, small, cov, col, env)
     if np.isnan(env[0]):  # no sky in view
         env = np.asarray(airlight, np.float32) + 0.02
-    refl = np.empty_like(small)
-    refl[:] = env.astype(np.float32)
+    env = env.astype(np.float32)
     if hits:
         k = (3, 15)  # taller than wide: rippled water smears reflections vertically
-        cb = cv2.blur(cov, k)
-        colb = cv2.blur(col, k)
-        filled = colb / np.maximum(cb, 1e-6)[..., None]
-        wgt = np.clip(cb * 3.0, 0.0, 1.0)[..., None]
-        refl = refl * (1.0 - wgt) + filled * wgt
+        refl = cv2.blur(col, k)
+        _fill_reflection(refl, cv2.blur(cov, k), env)
+    else:
+        refl = np.empty_like(small)
+        refl[:] = env
     return cv2.GaussianBlur(refl, (0, 0), sigmaX=0.8, sigmaY=1.6)
 
 
@@ -139,6 +138,21 @@ def _mirror_splat(depth, sem, sky, step, oy, ox, ys, xs, up, cam_h, f2, road_lut
     for c in range(3):
         env[c] = sky_sum[c] / sky_n if sky_n else np.nan
     return hits
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_reflection(colb, cb, env):
+    """In place on the blurred mirrored colours: normalised by the blurred coverage (the mean colour of the
+    mirrored points nearby), blended with the environment colour by the coverage (x 3, at most 1)."""
+    h, w = cb.shape
+    one = np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            c = cb[y, x]
+            wgt = min(max(c * np.float32(3.0), np.float32(0.0)), one)
+            inv = one / max(c, np.float32(1e-6))
+            for k in range(3):
+                colb[y, x, k] = env[k] * (one - wgt) + (colb[y, x, k] * inv) * wgt
 
 
 @njit(cache=True, error_model="numpy")

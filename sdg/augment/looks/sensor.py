@@ -42,6 +42,10 @@ class Sensor:
                        for _ in range(NOISE_BANK)]
         self.cy_index = nearest_index(self.hc, height)
         self.cx_index = nearest_index(self.wc, width)
+        # luma noise std in codes by the pixel's green code: sqrt(read^2 + shot * signal) x 255
+        signal = np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)
+        self.sigma = (np.sqrt(np.float32(p.read_noise ** 2) + np.float32(p.shot_noise) * signal)
+                      * np.float32(255.0)).astype(np.float32)
 
     def frame(self, lin: np.ndarray, rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
         """Vignetting, encoding and noise of one linear frame (H, W, 3) float32 into ``out`` (H, W, 3) uint8; the
@@ -49,11 +53,9 @@ class Sensor:
         k, dy, dx, cy, cx = (int(x) for x in rng.integers(0, [NOISE_BANK, NOISE_PAD, NOISE_PAD, NOISE_PAD // 2,
                                                               NOISE_PAD // 2]))
         flip = bool(rng.integers(2))
-        p = self.p
         _sensor_kernel(lin, self.vignette, ENCODE_U8, self.luma[k], dy, dx, flip,
-                       self.chroma[(k + 1) % NOISE_BANK], cy, cx, self.cy_index, self.cx_index,
-                       np.float32(p.read_noise ** 2), np.float32(p.shot_noise),
-                       np.float32(0.5 * p.read_noise * 255.0), out)
+                       self.chroma[(k + 1) % NOISE_BANK], cy, cx, self.cy_index, self.cx_index, self.sigma,
+                       np.float32(0.5 * self.p.read_noise * 255.0), out)
         return out
 
 
@@ -73,10 +75,9 @@ def _encode_kernel(lin, table, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _sensor_kernel(lin, vig, table, luma, dy, dx, flip, chroma, cy, cx, cy_index, cx_index, read2, shot,
-                   chroma_amp, out):
+def _sensor_kernel(lin, vig, table, luma, dy, dx, flip, chroma, cy, cx, cy_index, cx_index, sigma, chroma_amp,
+                   out):
     h, w = vig.shape
-    inv255, k255 = np.float32(1.0 / 255.0), np.float32(255.0)
     for y in range(h):
         ly = dy + (h - 1 - y if flip else y)
         ry = cy + cy_index[y]
@@ -85,10 +86,11 @@ def _sensor_kernel(lin, vig, table, luma, dy, dx, flip, chroma, cy, cx, cy_index
             s0 = table[encode_index(lin[y, x, 0] * g)]
             s1 = table[encode_index(lin[y, x, 1] * g)]
             s2 = table[encode_index(lin[y, x, 2] * g)]
-            sigma = np.sqrt(read2 + shot * (np.float32(s1) * inv255)) * k255
-            n_l = luma[ly, dx + x] * sigma
+            n_l = luma[ly, dx + x] * sigma[s1]
             rx = cx + cx_index[x]
-            for c in range(3):
-                s = s0 if c == 0 else (s1 if c == 1 else s2)
-                v = np.int64(s) + np.int64(np.rint(chroma[ry, rx, c] * chroma_amp + n_l))
-                out[y, x, c] = min(max(v, 0), 255)
+            v0 = np.int64(s0) + np.int64(np.rint(chroma[ry, rx, 0] * chroma_amp + n_l))
+            v1 = np.int64(s1) + np.int64(np.rint(chroma[ry, rx, 1] * chroma_amp + n_l))
+            v2 = np.int64(s2) + np.int64(np.rint(chroma[ry, rx, 2] * chroma_amp + n_l))
+            out[y, x, 0] = min(max(v0, 0), 255)
+            out[y, x, 1] = min(max(v1, 0), 255)
+            out[y, x, 2] = min(max(v2, 0), 255)
