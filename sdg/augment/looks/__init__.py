@@ -31,15 +31,29 @@ pitched camera is handled (``geometry``). Every random choice is a pure function
 index), so the same Look on the same frames gives identical bytes; the kernels are single-threaded and sum in a
 fixed order, so the bytes do not depend on the process or the thread count.
 """
-from sdg.augment.looks.colour import linear_to_srgb, luminance, saturate, srgb_to_linear
+from sdg.augment.looks.colour import linear_to_srgb, luminance, srgb_to_linear
 from sdg.augment.looks.geometry import (
-    ClipGeometry, background_frame, clip_geometry, fit_road_plane, normals_from_points,
+    ClipGeometry,
+    background_frame,
+    clip_geometry,
+    fit_road_plane,
+    normals_from_points,
 )
 from sdg.augment.looks.lamps import E_MIN, LIGHT_EPS, S_BEAM, S_EMIT, detect_windows, facade_grid
 from sdg.augment.looks.lighting import ground_deshadow_gain
 from sdg.augment.looks.params import (
-    BUILDING_TAG, DUSK_HAZE_TINT, DUSK_SHADOW_TINT, GROUND_TAGS, KOSCHMIEDER_CONTRAST, LIGHTINGS, ROAD_TAGS, ROADS,
-    SKY_TAG, WEATHERS, LookParams, look_params,
+    BUILDING_TAG,
+    DUSK_HAZE_TINT,
+    DUSK_SHADOW_TINT,
+    GROUND_TAGS,
+    KOSCHMIEDER_CONTRAST,
+    LIGHTINGS,
+    ROAD_TAGS,
+    ROADS,
+    SKY_TAG,
+    WEATHERS,
+    LookParams,
+    look_params,
 )
 from sdg.augment.looks.renderer import LookRenderer, render_look
 from sdg.augment.looks.weather import koschmieder
@@ -49,5 +63,5 @@ __all__ = [
     "LIGHT_EPS", "ROADS", "ROAD_TAGS", "SKY_TAG", "S_BEAM", "S_EMIT", "WEATHERS", "ClipGeometry", "LookParams",
     "LookRenderer", "background_frame", "clip_geometry", "detect_windows", "facade_grid", "fit_road_plane",
     "ground_deshadow_gain", "koschmieder", "linear_to_srgb", "look_params", "luminance", "normals_from_points",
-    "render_look", "saturate", "srgb_to_linear",
+    "render_look", "srgb_to_linear",
 ]

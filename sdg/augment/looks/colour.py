@@ -1,4 +1,4 @@
-"""Colour and tone: sRGB <-> linear through look-up tables, Rec. 709 luminance, saturation.
+"""Colour: sRGB <-> linear through look-up tables, Rec. 709 luminance.
 
 The numpy functions work on whole arrays; the ``*_px`` helpers are their per-pixel numba twins, inlined into the
 looks' kernels (same float32 arithmetic, so a kernel and its numpy description agree to the last bit or so).
@@ -45,14 +45,6 @@ def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
 def luminance(lin: np.ndarray) -> np.ndarray:
     """Rec. 709 luminance of linear RGB (…, 3) -> (…)."""
     return lin @ LUMA
-
-
-def saturate(lin: np.ndarray, sat: float) -> np.ndarray:
-    """Scale the chroma of linear RGB (…, 3) around its luminance (1 = unchanged)."""
-    if sat == 1.0:
-        return lin
-    y = luminance(lin)[..., None]
-    return y + (lin - y) * np.float32(sat)
 
 
 # ------------------------------------------------------------------------------------------- per-pixel (numba)

@@ -159,11 +159,6 @@ class WindowLights:
 
 
 # ------------------------------------------------------------------------------------------------ lamps
-def lamp_rows(rows: np.ndarray) -> np.ndarray:
-    """(N, 7) float32 rows rounded to 4 decimals: the identity of a lamp across frames."""
-    return np.round(np.asarray(rows, np.float64), 4).astype(np.float32).reshape(-1, 7)
-
-
 def static_rows(lights: list[np.ndarray]) -> np.ndarray:
     """The lamp rows (rounded, see lamp_rows) present in every frame, sorted."""
     sets = [set(map(tuple, np.round(rows.astype(np.float64), 4).tolist())) for rows in lights]
@@ -306,56 +301,65 @@ def _lamps_where_changed(rows, pts, nrm, irr, bg_z, focal, width, height, gain, 
 
 
 # ------------------------------------------------------------------------------------------------ sprites
-def emitter_visible(u: float, v: float, z: float, depth: np.ndarray) -> bool:
-    """A lamp shows when the surface seen at its pixel (median of 3 x 3) is not nearer than the lamp."""
-    h, w = depth.shape
-    iu, iv = math.floor(u), math.floor(v)
-    if not (0 <= iu < w and 0 <= iv < h):
-        return True  # off-screen: only its glare's tail shows
-    patch = depth[max(0, iv - 1):iv + 2, max(0, iu - 1):iu + 2]
-    return float(np.median(patch)) >= z - max(0.3, 0.02 * z)
-
-
 def glare_sprites(rows: np.ndarray, depth: np.ndarray, focal: float, gain: float, beta: float, scale: float
                   ) -> np.ndarray:
     """Sprite parameters (n, 10) for the glare at the visible emitters: the lamp's disc (~0.1 m radius) as a
     Gaussian core (below 0.7 px it keeps its energy: dimmer, not bigger) and lens glare whose size follows the
     image size, stronger in fog."""
+    rows = np.asarray(rows, np.float32).reshape(-1, 7)
+    r64 = rows.astype(np.float64)
+    keep = (r64[:, 6] > 0) & (r64[:, 2] > 0.1)
+    keep[keep] = _emitters_visible(r64[keep, 0], r64[keep, 1], r64[keep, 2], depth)
+    rows, r64 = rows[keep], r64[keep]
     fog = 1.0 - np.exp(-beta * 30.0)
-    out = []
-    for row in rows:
-        u, v, z, r, g, b, inten = (float(x) for x in row)
-        if inten <= 0 or z <= 0.1 or not emitter_visible(u, v, z, depth):
-            continue
-        size = 0.1 * focal / z
-        core = float(np.clip(size, 0.7, 10.0))
-        amp = inten * gain
-        core_amp = 4.0 * amp * min(1.0, (size / core) ** 2 * 4.0)
-        halo_r = max(4.0 * core, 5.0 * scale)
-        out.append(_sprite(u, v, (r, g, b), core, core_amp, (0.04 + 0.25 * fog) * amp, halo_r, 300.0 * scale))
-    return np.array(out, np.float64).reshape(-1, 10)
+    size = 0.1 * focal / r64[:, 2]
+    core = np.clip(size, 0.7, 10.0)
+    amp = r64[:, 6] * gain
+    core_amp = 4.0 * amp * np.minimum(1.0, (size / core) ** 2 * 4.0)
+    halo_r = np.maximum(4.0 * core, 5.0 * scale)
+    return _sprites(rows, core, core_amp, (0.04 + 0.25 * fog) * amp, halo_r, np.full(len(rows), 300.0 * scale))
 
 
 def halo_sprites(rows: np.ndarray, focal: float, gain: float, beta: float, scale: float) -> np.ndarray:
     """Sprite parameters (n, 10) of in-scattered lamp light: wide soft halos around the emitters, growing with the
     optical depth (drawn whether or not the emitter itself is hidden)."""
-    out = []
-    for row in rows:
-        u, v, z, r, g, b, inten = (float(x) for x in row)
-        if inten <= 0 or z <= 0.1:
-            continue
-        scat = (1.0 - np.exp(-beta * z)) * np.exp(-beta * z * 0.5)
-        amp = 0.1 * inten * gain * scat
-        if amp < 1e-3:
-            continue
-        halo = float(np.clip(2.5 * focal / z, 6.0, 220.0 * scale))
-        out.append(_sprite(u, v, (r, g, b), halo / 4.0, 0.0, amp, halo, 3.0 * halo))
-    return np.array(out, np.float64).reshape(-1, 10)
+    rows = np.asarray(rows, np.float32).reshape(-1, 7)
+    r64 = rows.astype(np.float64)
+    z, inten = r64[:, 2], r64[:, 6]
+    scat = (1.0 - np.exp(-beta * z)) * np.exp(-beta * z * 0.5)
+    amp = 0.1 * inten * gain * scat
+    keep = (inten > 0) & (z > 0.1) & ~(amp < 1e-3)
+    rows, z, amp = rows[keep], z[keep], amp[keep]
+    halo = np.clip(2.5 * focal / z, 6.0, 220.0 * scale)
+    return _sprites(rows, halo / 4.0, np.zeros(len(rows)), amp, halo, 3.0 * halo)
 
 
-def _sprite(u, v, rgb, core_r, core_amp, halo_amp, halo_r, max_radius) -> list[float]:
-    col = np.array(rgb, np.float32) / np.float32(255.0)
-    return [u, v, *(float(c) for c in col), core_r, core_amp, halo_amp, halo_r, max_radius]
+def _sprites(rows, core_r, core_amp, halo_amp, halo_r, max_radius) -> np.ndarray:
+    col = rows[:, 3:6] / np.float32(255.0)
+    return np.column_stack([rows[:, 0], rows[:, 1], col, core_r, core_amp, halo_amp, halo_r, max_radius]
+                           ).astype(np.float64).reshape(-1, 10)
+
+
+@njit(cache=True)
+def _emitters_visible(u, v, z, depth):
+    """Per lamp: off-screen, or the median depth of the 3 x 3 pixels around it is not nearer than the lamp."""
+    h, w = depth.shape
+    out = np.ones(u.size, np.bool_)
+    patch = np.empty(9, depth.dtype)
+    two = depth.dtype.type(2.0)
+    for i in range(u.size):
+        iu, iv = int(np.floor(u[i])), int(np.floor(v[i]))
+        if not (0 <= iu < w and 0 <= iv < h):
+            continue  # off-screen: only its glare's tail shows
+        n = 0
+        for y in range(max(0, iv - 1), min(h, iv + 2)):
+            for x in range(max(0, iu - 1), min(w, iu + 2)):
+                patch[n] = depth[y, x]
+                n += 1
+        s = np.sort(patch[:n])
+        med = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / two
+        out[i] = med >= z[i] - max(0.3, 0.02 * z[i])
+    return out
 
 
 def add_sprites(img: np.ndarray, sprites: np.ndarray) -> None:
