@@ -22,6 +22,7 @@ from sdg.augment.looks.colour import linear_to_srgb
 from sdg.augment.looks.geometry import ClipGeometry, normals_from_points
 from sdg.augment.looks.params import BUILDING_TAG
 from sdg.augment.looks.patterns import hash01
+from sdg.augment.looks.resample import LinearTables, linear_tables
 
 S_EMIT = 6.0  # emitters (street lamps, vehicle lamps): luminaires lighting downwards (cos^2 of the nadir angle)
 S_BEAM = 3.5  # beam spots (negative intensity rows): isotropic, falloff s / (d^2 + eps)^1.5
@@ -177,6 +178,7 @@ class LampField:
     row_set: set
     bg_z: np.ndarray  # (h4, w4) background depth at the 1/4 grid
     irr: np.ndarray  # (h4, w4, 3) static irradiance
+    tables: LinearTables  # sampling the 1/4 grid at full resolution
 
     @classmethod
     def of_clip(cls, lights: list[np.ndarray], bg_depth: np.ndarray, geo: ClipGeometry, gain: float) -> LampField:
@@ -185,7 +187,8 @@ class LampField:
         nrm = normals_from_points(pts)
         irr = np.zeros(pts.shape, np.float32)
         cls._windowed(rows, pts, nrm, irr, geo, gain, LAMP_STEP)
-        return cls(geo, gain, rows, set(map(tuple, rows.astype(np.float64).tolist())), pts[..., 2].copy(), irr)
+        return cls(geo, gain, rows, set(map(tuple, rows.astype(np.float64).tolist())), pts[..., 2].copy(), irr,
+                   linear_tables(irr.shape[:2], (geo.height, geo.width)))
 
     @staticmethod
     def _windowed(rows, pts, nrm, irr, geo, gain, step):
@@ -298,6 +301,30 @@ def _lamps_where_changed(rows, pts, nrm, irr, bg_z, focal, width, height, gain, 
             irr[y, x, 0] = ar
             irr[y, x, 1] = ag
             irr[y, x, 2] = ab
+
+
+@dataclass
+class StaticHalos:
+    """Per clip: the halos of the lamps present bit for bit in every frame (street lamps), drawn once."""
+
+    buf: np.ndarray | None  # (H, W, 3) float32, None without any
+    keys: set  # the static rows' bytes
+
+    @classmethod
+    def of_clip(cls, lights: list[np.ndarray], geo: ClipGeometry, gain: float, beta: float, scale: float
+                ) -> StaticHalos:
+        common = set.intersection(*({r.tobytes() for r in rows} for rows in lights)) if lights else set()
+        rows = np.array([r for r in (lights[0] if lights else []) if r.tobytes() in common], np.float32)
+        sprites = halo_sprites(rows.reshape(-1, 7), geo.focal, gain, beta, scale)
+        buf = None
+        if len(sprites):
+            buf = np.zeros((geo.height, geo.width, 3), np.float32)
+            add_sprites(buf, sprites)
+        return cls(buf, common)
+
+    def moving(self, rows: np.ndarray) -> np.ndarray:
+        """The rows of a frame that are not static."""
+        return np.array([r for r in rows if r.tobytes() not in self.keys], np.float32).reshape(-1, 7)
 
 
 # ------------------------------------------------------------------------------------------------ sprites

@@ -10,8 +10,6 @@ from sdg.augment.base import Look, stable_seed
 from sdg.augment.looks import lamps, lighting, particles, road, weather
 from sdg.augment.looks.geometry import background_frame, clean_depth, clip_geometry, frame_depth_sky
 from sdg.augment.looks.params import look_params
-from sdg.augment.looks.patterns import smooth_noise
-from sdg.augment.looks.resample import linear_tables
 from sdg.augment.looks.sensor import Sensor, encode_frame
 
 
@@ -25,88 +23,60 @@ class LookRenderer:
         self.look = look
         self.p = p = look_params(look)
         self.lights = [np.asarray(x, np.float32).reshape(-1, 7) for x in lights] if lights else []
-        self.t_count, self.h, self.w = depth.shape
+        _, self.h, self.w = depth.shape
         self.geo = clip_geometry(depth, semantic, fov)
         self.scale = self.w / 960.0  # sizes are tuned at 960 px width
-        self.night = look.lighting == "night"
-        self.overcast = look.weather in ("rain", "snow")
-        self.lamps_on = p.light_gain > 0 and any(len(x) for x in self.lights)
         self.haze = bool(np.isfinite(p.visibility_m))
+        self.deshadow = look.weather in ("rain", "snow") or look.lighting == "night"  # overcast or night: no sun
         self.sensor = Sensor(self.w, self.h, p, look.seed) if sensor else None
-        self._lin = np.empty((self.h, self.w, 3), np.float32)
-        needs_bg = self.overcast or self.night or p.window_fraction > 0 or self.lamps_on
-        self._bg = None
-        if needs_bg:
-            bg_depth, bg_sem, bg_rgb = background_frame(depth, semantic, rgb)
-            self._bg = (clean_depth(bg_depth), bg_sem, bg_rgb)
-        self._deshadow = self._sky = self._windows = self._lamp_field = self._lamp_tables = None
-        self._puddles = self._fresnel = self._refl_tables = self._snow_patch = self._snow_tables = None
-        self._static_halo = None
-        self._flakes = particles.Flakes.of_clip(look.seed, p, self.w, self.h) if p.snow_density > 0 else None
+        self.lin = np.empty((self.h, self.w, 3), np.float32)
+        self.cache: dict[str, object] = {}
+
+    def _cached(self, key: str, make):
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
 
     # ------------------------------------------------------------------ per-clip state
-    @property
-    def deshadow(self) -> lighting.Deshadow:
-        if self._deshadow is None:
-            bg_depth, bg_sem, bg_rgb = self._bg
-            self._deshadow = lighting.Deshadow.of_background(bg_rgb, bg_sem, bg_depth, self.night)
-        return self._deshadow
+    def background(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The static background: (cleaned depth, semantic, rgb), one frame each."""
+        def make():
+            bg_depth, bg_sem, bg_rgb = background_frame(self.depth, self.semantic, self.rgb)
+            return clean_depth(bg_depth), bg_sem, bg_rgb
+        return self._cached("background", make)
 
-    @property
+    def shadows(self) -> lighting.Deshadow:
+        def make():
+            bg_depth, bg_sem, bg_rgb = self.background()
+            return lighting.Deshadow.of_background(bg_rgb, bg_sem, bg_depth, self.look.lighting == "night")
+        return self._cached("deshadow", make)
+
     def sky_colour(self) -> np.ndarray:
-        if self._sky is None:
-            self._sky = lighting.sky_map(self.geo, self.look.lighting, self.p)
-        return self._sky
+        return self._cached("sky", lambda: lighting.sky_map(self.geo, self.look.lighting, self.p))
 
-    @property
     def windows(self) -> lamps.WindowLights:
-        if self._windows is None:
-            bg_depth, bg_sem, bg_rgb = self._bg
-            self._windows = lamps.WindowLights.of_background(bg_rgb, bg_sem, bg_depth, self.geo, self.look.seed,
-                                                             self.p.window_fraction)
-        return self._windows
+        def make():
+            bg_depth, bg_sem, bg_rgb = self.background()
+            return lamps.WindowLights.of_background(bg_rgb, bg_sem, bg_depth, self.geo, self.look.seed,
+                                                    self.p.window_fraction)
+        return self._cached("windows", make)
 
-    @property
     def lamp_field(self) -> lamps.LampField:
-        if self._lamp_field is None:
-            self._lamp_field = lamps.LampField.of_clip(self.lights, self._bg[0], self.geo, self.p.light_gain)
-            self._lamp_tables = linear_tables(self._lamp_field.irr.shape[:2], (self.h, self.w))
-        return self._lamp_field
+        return self._cached("lamps", lambda: lamps.LampField.of_clip(self.lights, self.background()[0], self.geo,
+                                                                      self.p.light_gain))
 
-    @property
-    def puddles(self) -> np.ndarray:
-        if self._puddles is None:
-            self._puddles = road.puddles((self.h, self.w), stable_seed(self.look.seed, "puddles"))
-            self._fresnel = road.fresnel(self.geo)
-            self._refl_tables = road.reflection_tables(self.geo)
-        return self._puddles
+    def static_halos(self) -> lamps.StaticHalos:
+        return self._cached("halos", lambda: lamps.StaticHalos.of_clip(self.lights, self.geo, self.p.light_gain,
+                                                                        self.p.beta, self.scale))
 
-    @property
-    def snow_patch(self) -> np.ndarray:
-        """(H, W) 0.75..1 seeded patchiness of the snow cover."""
-        if self._snow_patch is None:
-            n = smooth_noise((self.h, self.w), 24, stable_seed(self.look.seed, "snowpatch"))
-            self._snow_patch = (0.75 + 0.25 * n).astype(np.float32)
-            _, _, ys, xs = self.geo.grid(2, (self.h, self.w))
-            self._snow_tables = linear_tables((len(ys), len(xs)), (self.h, self.w))
-        return self._snow_patch
+    def snow(self) -> weather.SnowCover:
+        return self._cached("snow", lambda: weather.SnowCover.of_clip(self.geo, self.look.seed))
 
-    def static_halo(self) -> np.ndarray | None:
-        """Halos of the lamps identical in every frame (street lamps), drawn once per clip; None without any."""
-        if self._static_halo is None:
-            rows = self._exact_static_rows()
-            sprites = lamps.halo_sprites(rows, self.geo.focal, self.p.light_gain, self.p.beta, self.scale)
-            buf = np.zeros((self.h, self.w, 3), np.float32)
-            lamps.add_sprites(buf, sprites)
-            self._static_halo = (buf if len(sprites) else None, {r.tobytes() for r in rows})
-        return self._static_halo
+    def flakes(self) -> particles.Flakes:
+        return self._cached("flakes", lambda: particles.Flakes.of_clip(self.look.seed, self.p, self.w, self.h))
 
-    def _exact_static_rows(self) -> np.ndarray:
-        """Lamp rows present bit for bit in every frame, in first-frame order."""
-        if not self.lights:
-            return np.zeros((0, 7), np.float32)
-        common = set.intersection(*({r.tobytes() for r in rows} for rows in self.lights))
-        return np.array([r for r in self.lights[0] if r.tobytes() in common], np.float32).reshape(-1, 7)
+    def wet_road(self) -> road.WetRoad:
+        return self._cached("road", lambda: road.WetRoad.of_clip(self.geo, self.look.seed, self.p.wetness))
 
     # ------------------------------------------------------------------ frame
     def frame(self, t: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -116,49 +86,42 @@ class LookRenderer:
         depth, sky = frame_depth_sky(self.depth[t], self.semantic[t])
         sem = self.semantic[t]
         rows = self.lights[t] if t < len(self.lights) else np.zeros((0, 7), np.float32)
-        lamps_now = p.light_gain > 0 and len(rows) > 0
-        # lighting
-        irr = self.lamp_field.irradiance(depth, rows) if lamps_now else None
+        lamps_on = p.light_gain > 0 and len(rows) > 0
+        # lighting: grade, sky and lamp light in one pass, then windows and glare
+        field = self.lamp_field() if lamps_on else None
         lin = lighting.light_frame(self.rgb[t], depth, sky, look.lighting, p,
-                                   self.deshadow if (self.overcast or self.night) else None,
-                                   self.sky_colour if look.lighting != "day" else None, irr, self._lamp_tables,
-                                   self._lin)
+                                   self.shadows() if self.deshadow else None,
+                                   self.sky_colour() if look.lighting != "day" else None,
+                                   field.irradiance(depth, rows) if lamps_on else None,
+                                   field.tables if lamps_on else None, self.lin)
         if p.window_fraction > 0:
-            self.windows.add(lin, depth, p.light_gain if look.lighting == "dusk" else 1.0)
-        if lamps_now:
+            self.windows().add(lin, depth, p.light_gain if look.lighting == "dusk" else 1.0)
+        if lamps_on:
             lamps.add_sprites(lin, lamps.glare_sprites(rows, depth, self.geo.focal, p.light_gain, p.beta,
                                                        self.scale))
-        # weather
+        # weather: grade, haze, halos and snow cover in one pass, then falling rain or snow
         halo, moving_halos = None, np.zeros((0, 10))
-        if self.haze and lamps_now:
-            halo, static_keys = self.static_halo()
-            moving = np.array([r for r in rows if r.tobytes() not in static_keys], np.float32).reshape(-1, 7)
-            moving_halos = lamps.halo_sprites(moving, self.geo.focal, p.light_gain, p.beta, self.scale)
+        if self.haze and lamps_on:
+            static = self.static_halos()
+            halo = static.buf
+            moving_halos = lamps.halo_sprites(static.moving(rows), self.geo.focal, p.light_gain, p.beta,
+                                              self.scale)
             if look.weather == "snow" and len(moving_halos):  # halos come before the snow cover
                 halo = halo.copy() if halo is not None else np.zeros_like(lin)
                 lamps.add_sprites(halo, moving_halos)
                 moving_halos = moving_halos[:0]
         cover = None
         if weather.weather_needs_pass(look.weather, look.lighting, p, halo is not None):
-            facing = None
-            if look.weather == "snow":
-                patch = self.snow_patch
-                facing = weather.snow_facing(self.geo.normals(depth, 2), self.geo.up)
-                cover = np.empty((self.h, self.w), np.float32)
-            else:
-                patch = None
-            weather.weather_frame(lin, depth, sky, sem, self.geo.ray_len, look.weather, look.lighting, p, halo,
-                                  facing, self._snow_tables, patch, cover)
+            cover = weather.weather_frame(lin, depth, sky, sem, self.geo.ray_len, look.weather, look.lighting, p,
+                                          halo, self.snow() if look.weather == "snow" else None)
         lamps.add_sprites(lin, moving_halos)
         if p.rain_density > 0:
             particles.rain_streaks(lin, depth, p, rng, self.scale)
-        if self._flakes is not None:
-            self._flakes.draw(lin, depth, t, p.airlight)
+        if p.snow_density > 0:
+            self.flakes().draw(lin, depth, t, p.airlight)
         # road
         if p.wetness > 0:
-            puddle = self.puddles
-            refl = road.reflection(lin, depth, sem, sky, self.geo, p.airlight)
-            road.wet_road(lin, sem, refl, self._refl_tables, p.wetness, puddle, self._fresnel, cover)
+            self.wet_road().apply(lin, depth, sem, sky, p.airlight, cover)
         # sensor
         if out is None:
             out = np.empty((self.h, self.w, 3), np.uint8)

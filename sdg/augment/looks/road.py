@@ -7,10 +7,13 @@ through the fitted road plane (numba z-buffer: the nearest mirrored point wins),
 pixels that samples it bilinearly."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from numba import njit
 
+from sdg.augment.base import stable_seed
 from sdg.augment.looks.geometry import ClipGeometry
 from sdg.augment.looks.params import ROAD_LUT
 from sdg.augment.looks.patterns import smooth_noise
@@ -78,10 +81,27 @@ def wet_road(lin: np.ndarray, sem: np.ndarray, refl: np.ndarray, tables: LinearT
               snow if snow is not None else _EMPTY2, snow is not None)
 
 
-def reflection_tables(geo: ClipGeometry) -> LinearTables:
-    """Tables that sample the half-resolution reflection at full resolution (as cv2.resize INTER_LINEAR)."""
-    _, _, ys, xs = geo.grid(REFLECTION_STEP, (geo.height, geo.width))
-    return linear_tables((len(ys), len(xs)), (geo.height, geo.width))
+@dataclass
+class WetRoad:
+    """Per clip: the puddle pattern, the Fresnel term and the reflection's upsampling tables of a wet look."""
+
+    geo: ClipGeometry
+    wetness: float
+    puddles: np.ndarray
+    fresnel: np.ndarray
+    tables: LinearTables
+
+    @classmethod
+    def of_clip(cls, geo: ClipGeometry, seed: int, wetness: float) -> WetRoad:
+        _, _, ys, xs = geo.grid(REFLECTION_STEP, (geo.height, geo.width))
+        return cls(geo, wetness, puddles((geo.height, geo.width), stable_seed(seed, "puddles")), fresnel(geo),
+                   linear_tables((len(ys), len(xs)), (geo.height, geo.width)))
+
+    def apply(self, lin: np.ndarray, depth: np.ndarray, sem: np.ndarray, sky: np.ndarray, airlight,
+              snow: np.ndarray | None) -> None:
+        """The wet road on one frame, in place (``snow``: the frame's snow cover, or None)."""
+        refl = reflection(lin, depth, sem, sky, self.geo, airlight)
+        wet_road(lin, sem, refl, self.tables, self.wetness, self.puddles, self.fresnel, snow)
 
 
 @njit(cache=True, error_model="numpy")

@@ -4,12 +4,17 @@ cover on up-facing surfaces, fused into one numba pass over the frame (after a p
 Falling particles (rain streaks, snow flakes) are sdg.augment.looks.particles."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
+from sdg.augment.base import stable_seed
 from sdg.augment.looks.colour import luminance_px
+from sdg.augment.looks.geometry import ClipGeometry
 from sdg.augment.looks.params import SKY_TAG, LookParams
-from sdg.augment.looks.resample import LinearTables, bilerp
+from sdg.augment.looks.patterns import smooth_noise
+from sdg.augment.looks.resample import LinearTables, bilerp, linear_tables
 
 # Snow: share of an up-facing surface covered, and a typical albedo (linear) to recover the shading, per tag.
 SNOW_AMOUNT = np.full(256, 0.85, np.float32)
@@ -39,10 +44,26 @@ def koschmieder(lin: np.ndarray, ray_distance: np.ndarray, beta: float, airlight
     return out
 
 
-def snow_facing(normals: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """(h, w) float32 0..1 share of snow a surface of these normals holds by its slope."""
-    lo, span = SNOW_FACING
-    return np.clip((normals @ up.astype(np.float32) - lo) / span, 0.0, 1.0)
+@dataclass
+class SnowCover:
+    """Per clip: the seeded patchiness of the snow cover and the tables that sample its half-resolution slope
+    term at full resolution."""
+
+    geo: ClipGeometry
+    patch: np.ndarray  # (H, W) 0.75..1
+    tables: LinearTables
+
+    @classmethod
+    def of_clip(cls, geo: ClipGeometry, seed: int) -> SnowCover:
+        n = smooth_noise((geo.height, geo.width), 24, stable_seed(seed, "snowpatch"))
+        _, _, ys, xs = geo.grid(2, (geo.height, geo.width))
+        return cls(geo, (0.75 + 0.25 * n).astype(np.float32),
+                   linear_tables((len(ys), len(xs)), (geo.height, geo.width)))
+
+    def facing(self, depth: np.ndarray) -> np.ndarray:
+        """(h, w) float32 0..1 share of snow the surfaces of a frame hold by their slope (half resolution)."""
+        lo, span = SNOW_FACING
+        return np.clip((self.geo.normals(depth, 2) @ self.geo.up.astype(np.float32) - lo) / span, 0.0, 1.0)
 
 
 def weather_needs_pass(weather: str, lighting: str, p: LookParams, halo: bool) -> bool:
@@ -53,8 +74,7 @@ def weather_needs_pass(weather: str, lighting: str, p: LookParams, halo: bool) -
 
 def weather_frame(lin: np.ndarray, depth: np.ndarray, sky: np.ndarray, sem: np.ndarray, ray_len: np.ndarray,
                   weather: str, lighting: str, p: LookParams, halo: np.ndarray | None = None,
-                  facing: np.ndarray | None = None, tables: LinearTables | None = None,
-                  snow_patch: np.ndarray | None = None, cover: np.ndarray | None = None) -> np.ndarray:
+                  snow: SnowCover | None = None) -> np.ndarray | None:
     """The weather stage on the lit frame ``lin`` (H, W, 3) float32, in place, in this order:
 
     - rain and snow: by day the overcast grade (x tint x exposure, saturation; the lighting stage already graded
@@ -62,24 +82,28 @@ def weather_frame(lin: np.ndarray, depth: np.ndarray, sky: np.ndarray, sem: np.n
       fog by day: the saturation;
     - Koschmieder haze when the visibility is finite, ``ray_len`` (H, W) turning planar depth into ray distance;
     - ``halo`` (H, W, 3) added (lamp light scattered by the haze), when given;
-    - snow: cover = facing (``facing`` at a lower resolution, sampled through ``tables``) x the tag's amount x
-      ``snow_patch``, written to ``cover``; where > 0.01 the pixel is pulled towards snow of its own shading
-      (its luminance over a typical albedo of its tag, x 0.85, capped above the airlight)."""
+    - snow (``snow`` given for the snow weather): cover = slope term x the tag's amount x patchiness; where > 0.01
+      the pixel is pulled towards snow of its own shading (its luminance over a typical albedo of its tag, x 0.85,
+      capped above the airlight).
+
+    Returns the snow cover (H, W) float32 (None without snow)."""
     overcast = weather in ("rain", "snow")
-    snow = weather == "snow"
     cap = 1.2 * max(float(np.max(p.airlight)), 0.05) + 0.3
-    t = tables if snow else (_EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY_I, _EMPTY_I, _EMPTY_F)
     haze = bool(np.isfinite(p.visibility_m))
+    if snow is not None:
+        cover = np.empty(depth.shape, np.float32)
+        snow_args = (snow.facing(depth), *snow.tables, snow.patch, cover)
+    else:
+        cover = None
+        snow_args = (_EMPTY2, _EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY2, _EMPTY2)
     _weather_kernel(lin, depth, sky, sem, ray_len, overcast and lighting == "day", _f32_tuple(p.tint),
                     np.float32(p.exposure), np.float32(p.saturation), overcast,
                     _f32_tuple(np.float32(1.6 if lighting == "day" else 1.0) * np.sqrt(np.asarray(p.tint, np.float32))),
                     weather == "fog" and lighting == "day" and p.saturation != 1.0,
                     haze, np.float32(-p.beta if haze else 0.0), _f32_tuple(p.airlight),
-                    halo if halo is not None else _EMPTY3, halo is not None,
-                    snow, facing if snow else _EMPTY2, *t, SNOW_AMOUNT, SNOW_ALBEDO,
-                    snow_patch if snow else _EMPTY2, np.float32(cap), _f32_tuple(SNOW_COLOUR),
-                    cover if snow else _EMPTY2)
-    return lin
+                    halo if halo is not None else _EMPTY3, halo is not None, snow is not None, SNOW_AMOUNT,
+                    SNOW_ALBEDO, np.float32(cap), _f32_tuple(SNOW_COLOUR), *snow_args)
+    return cover
 
 
 def _f32_tuple(v) -> tuple:
@@ -99,8 +123,8 @@ def _overcast_grade(r, g, b, grade, tint, exposure, sat):
 
 @njit(cache=True, error_model="numpy")
 def _weather_kernel(lin, depth, sky, sem, ray_len, grade, tint, exposure, sat, overcast, sky_tint, fog_sat,
-                    haze, neg_beta, air, halo, use_halo, snow, facing, ty0, ty1, twy, tx0, tx1, twx, amount, albedo,
-                    patch, cap, snow_col, cover):
+                    haze, neg_beta, air, halo, use_halo, snow, amount, albedo, cap, snow_col, facing, ty0, ty1, twy,
+                    tx0, tx1, twx, patch, cover):
     h, w = depth.shape
     sky_mean = np.float32(0.0)
     if overcast:  # the grey sky takes the current mean sky luminance
