@@ -4,7 +4,7 @@ Everything is computed from the clean frame, its planar depth (metres) and its C
 stays aligned pixel for pixel with the ground truth (no geometric warps). Work happens in linear light (sRGB
 decoded); the stages run in the order lighting -> weather -> road -> sensor:
 
-- lighting (``lighting``, ``lamps``): ``day`` (unchanged); ``dusk`` (golden-hour split toning: warm light on bright
+- lighting (``lighting``, ``lamps``, ``windows``): ``day`` (unchanged); ``dusk`` (golden-hour split toning: warm light on bright
   pixels, bluish skylight in dark ones, lowered contrast, a warm sky gradient by elevation above the horizon with a
   sun glow, lamps switching on); ``night`` (no sun: the static ground's sun shadows are lifted, the remaining day
   contrast compressed, ambient x ~0.02 with a blue tint, near-black sky with a horizon glow, lit windows on
@@ -39,7 +39,7 @@ from sdg.augment.looks.geometry import (
     fit_road_plane,
     normals_from_points,
 )
-from sdg.augment.looks.lamps import E_MIN, LIGHT_EPS, S_BEAM, S_EMIT, detect_windows, facade_grid
+from sdg.augment.looks.lamps import E_MIN, LIGHT_EPS, S_BEAM, S_EMIT
 from sdg.augment.looks.lighting import ground_deshadow_gain
 from sdg.augment.looks.params import (
     BUILDING_TAG,
@@ -57,6 +57,7 @@ from sdg.augment.looks.params import (
 )
 from sdg.augment.looks.renderer import LookRenderer, render_look
 from sdg.augment.looks.weather import koschmieder
+from sdg.augment.looks.windows import detect_windows, facade_grid
 
 __all__ = [
     "BUILDING_TAG", "DUSK_HAZE_TINT", "DUSK_SHADOW_TINT", "E_MIN", "GROUND_TAGS", "KOSCHMIEDER_CONTRAST", "LIGHTINGS",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sdg.augment.base import Look, stable_seed
-from sdg.augment.looks import lamps, lighting, particles, road, weather
+from sdg.augment.looks import lamps, lighting, particles, road, weather, windows
 from sdg.augment.looks.geometry import background_frame, clean_depth, clip_geometry, frame_depth_sky
 from sdg.augment.looks.params import look_params
 from sdg.augment.looks.sensor import Sensor, encode_frame
@@ -54,11 +54,11 @@ class LookRenderer:
     def sky_colour(self) -> np.ndarray:
         return self._cached("sky", lambda: lighting.sky_map(self.geo, self.look.lighting, self.p))
 
-    def windows(self) -> lamps.WindowLights:
+    def window_lights(self) -> windows.WindowLights:
         def make():
             bg_depth, bg_sem, bg_rgb = self.background()
-            return lamps.WindowLights.of_background(bg_rgb, bg_sem, bg_depth, self.geo, self.look.seed,
-                                                    self.p.window_fraction)
+            return windows.WindowLights.of_background(bg_rgb, bg_sem, bg_depth, self.geo, self.look.seed,
+                                                      self.p.window_fraction)
         return self._cached("windows", make)
 
     def lamp_field(self) -> lamps.LampField:
@@ -95,7 +95,7 @@ class LookRenderer:
                                    field.irradiance(depth, rows) if lamps_on else None,
                                    field.tables if lamps_on else None, self.lin)
         if p.window_fraction > 0:
-            self.windows().add(lin, depth, p.light_gain if look.lighting == "dusk" else 1.0)
+            self.window_lights().add(lin, depth, p.light_gain if look.lighting == "dusk" else 1.0)
         if lamps_on:
             lamps.add_sprites(lin, lamps.glare_sprites(rows, depth, self.geo.focal, p.light_gain, p.beta,
                                                        self.scale))
