@@ -94,22 +94,22 @@ def main() -> None:
     # warm-up: compile / load any numba kernels on a tiny clip (every look, so every code path)
     t0 = time.perf_counter()
     small = make_clip(160, 90, 2)
-    for w, l, r in looks:
-        render_look(*small[:3], Look(w, l, r, seed=1, variant=0), lights=small[3], fov=small[4])
+    for weather, lighting, road in looks:
+        render_look(*small[:3], Look(weather, lighting, road, seed=1, variant=0), lights=small[3], fov=small[4])
     print(f"warm-up: {time.perf_counter() - t0:.1f} s")
 
     n = rgb.shape[0]
     walls, cpus = [], []
     print(f"{'look':<22}{'wall ms/frame':>14}{'cpu ms/frame':>14}")
-    for w, l, r in looks:
-        look = Look(w, l, r, seed=args.seed, variant=0)
+    for weather, lighting, road in looks:
+        look = Look(weather, lighting, road, seed=args.seed, variant=0)
         c0, t0 = time.process_time(), time.perf_counter()
         out = render_look(rgb, depth, sem, look, lights=lights, fov=fov)
         wall, cpu = (time.perf_counter() - t0) * 1e3 / n, (time.process_time() - c0) * 1e3 / n
         assert out.shape == rgb.shape
         walls.append(wall)
         cpus.append(cpu)
-        print(f"{w + '/' + l + '/' + r:<22}{wall:>14.1f}{cpu:>14.1f}")
+        print(f"{weather + '/' + lighting + '/' + road:<22}{wall:>14.1f}{cpu:>14.1f}")
     mean_wall, mean_cpu = float(np.mean(walls)), float(np.mean(cpus))
     print(f"{'mean':<22}{mean_wall:>14.1f}{mean_cpu:>14.1f}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -4,12 +4,12 @@ Everything is computed from the clean frame, its planar depth (metres) and its C
 stays aligned pixel for pixel with the ground truth (no geometric warps). Work happens in linear light (sRGB
 decoded); the stages run in the order lighting -> weather -> road -> sensor:
 
-- lighting (``lighting``, ``lamps``, ``windows``): ``day`` (unchanged); ``dusk`` (golden-hour split toning: warm light on bright
-  pixels, bluish skylight in dark ones, lowered contrast, a warm sky gradient by elevation above the horizon with a
-  sun glow, lamps switching on); ``night`` (no sun: the static ground's sun shadows are lifted, the remaining day
-  contrast compressed, ambient x ~0.02 with a blue tint, near-black sky with a horizon glow, lit windows on
-  buildings, street lamps and vehicle lamps lighting their surroundings with inverse-square falloff (luminaires
-  downwards), glare at the visible emitters, headlight beams on the road).
+- lighting (``lighting``, ``lamps``, ``windows``): ``day`` (unchanged); ``dusk`` (golden-hour split toning: warm
+  light on bright pixels, bluish skylight in dark ones, lowered contrast, a warm sky gradient by elevation above the
+  horizon with a sun glow, lamps switching on); ``night`` (no sun: the static ground's sun shadows are lifted, the
+  remaining day contrast compressed, ambient x ~0.02 with a blue tint, near-black sky with a horizon glow, lit
+  windows on buildings, street lamps and vehicle lamps lighting their surroundings with inverse-square falloff
+  (luminaires downwards), glare at the visible emitters, headlight beams on the road).
 - weather (``weather``, ``particles``): ``fog`` (Koschmieder: ``I = I0 e^(-beta d) + A (1 - e^(-beta d))``, d the
   ray distance from the camera centre, beta = 3.912 / visibility, lamp halos in-scattered at night), ``rain``
   (overcast: sun shadows lifted, darker desaturated grade, grey sky, light haze, depth-layered motion-blurred streaks

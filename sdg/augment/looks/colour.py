@@ -24,6 +24,11 @@ def decode_pow_table(power: float) -> np.ndarray:
     return (DECODE.astype(np.float64) ** power).astype(np.float32)
 
 
+def rgb32(v) -> tuple:
+    """A colour (or any 3-vector) as a tuple of three float32: how the kernels take colours and tints."""
+    return tuple(np.float32(x) for x in np.asarray(v, np.float32))
+
+
 def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
     """uint8 sRGB (…, 3) -> float32 linear 0..1 (exact sRGB transfer function)."""
     rgb = np.ascontiguousarray(rgb)

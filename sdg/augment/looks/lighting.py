@@ -13,10 +13,18 @@ import cv2
 import numpy as np
 from numba import njit
 
-from sdg.augment.looks.colour import DECODE, decode_pow_table, linear_to_srgb, luminance, luminance_px, srgb_to_linear
+from sdg.augment.looks.colour import (
+    DECODE,
+    decode_pow_table,
+    linear_to_srgb,
+    luminance,
+    luminance_px,
+    rgb32,
+    srgb_to_linear,
+)
 from sdg.augment.looks.geometry import ClipGeometry
 from sdg.augment.looks.params import DUSK_SHADOW_TINT, GROUND_TAGS, LookParams
-from sdg.augment.looks.resample import LinearTables, bilerp
+from sdg.augment.looks.resample import NO_TABLES, LinearTables, bilerp
 
 NIGHT_GAMMA = 0.6  # night: day^0.6 compresses the sun/shadow contrast into an albedo-ish base
 NIGHT_ALBEDO_GAMMA = 0.8  # night: lamps light day^0.8
@@ -24,8 +32,6 @@ _POW_BASE = decode_pow_table(NIGHT_GAMMA)
 _POW_ALBEDO = decode_pow_table(NIGHT_ALBEDO_GAMMA)
 _EMPTY3 = np.zeros((1, 1, 3), np.float32)
 _EMPTY2 = np.zeros((1, 1), np.float32)
-_EMPTY_I = np.zeros(1, np.int64)
-_EMPTY_F = np.zeros(1, np.float32)
 
 
 def ground_deshadow_gain(lin: np.ndarray, sem: np.ndarray) -> np.ndarray:
@@ -163,26 +169,22 @@ def light_frame(rgb: np.ndarray, depth: np.ndarray, sky: np.ndarray, lighting: s
                 deshadow: Deshadow | None, sky_colour: np.ndarray | None, irradiance: np.ndarray | None,
                 tables: LinearTables | None, out: np.ndarray) -> np.ndarray:
     """The lit linear frame (H, W, 3) float32, written into ``out``: ``rgb`` decoded, de-shadowed (``deshadow``,
-    where the frame shows the background), graded for ``lighting`` (day: no grade; the weather grades it), the sky replaced by ``sky_colour`` (textured
-    by the day sky), and lamp light added (``irradiance`` (h, w, 3) at a lower resolution, sampled through
-    ``tables``, times the pixel's albedo: the day colour, or day^0.8 at night)."""
+    where the frame shows the background), graded for ``lighting`` (day: not at all, the weather grades it), the
+    sky replaced by ``sky_colour`` (textured by the day sky), and lamp light added (``irradiance`` (h, w, 3) at a
+    lower resolution, sampled through ``tables``, times the pixel's albedo: the day colour, or day^0.8 at night)."""
     mode = {"day": 0, "night": 1, "dusk": 2}[lighting]
     ds = deshadow is not None
     lamps = irradiance is not None
-    t = tables if lamps else (_EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY_I, _EMPTY_I, _EMPTY_F)
+    t = tables if lamps else NO_TABLES
     _light_kernel(rgb, depth, sky, DECODE, _POW_BASE, _POW_ALBEDO, mode,
-                  _f32_tuple(np.asarray(p.tint, np.float32) * np.float32(p.exposure)), _f32_tuple(p.tint),
-                  _f32_tuple(DUSK_SHADOW_TINT), np.float32(p.exposure),
+                  rgb32(np.asarray(p.tint, np.float32) * np.float32(p.exposure)), rgb32(p.tint),
+                  rgb32(DUSK_SHADOW_TINT), np.float32(p.exposure),
                   np.float32(1.0 if mode == 0 else p.saturation), float(p.contrast), ds, *(
                       (deshadow.gain, deshadow.gain_base, deshadow.gain_albedo, deshadow.bg_depth) if ds
                       else (_EMPTY2,) * 4),
                   sky_colour if sky_colour is not None else _EMPTY3, sky_colour is not None,
                   irradiance if lamps else _EMPTY3, *t, lamps, out)
     return out
-
-
-def _f32_tuple(v) -> tuple:
-    return tuple(np.float32(x) for x in np.asarray(v, np.float32))
 
 
 @njit(cache=True)

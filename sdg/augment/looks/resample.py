@@ -21,6 +21,10 @@ class LinearTables(NamedTuple):
     wx: np.ndarray
 
 
+_NONE_I, _NONE_F = np.zeros(1, np.int64), np.zeros(1, np.float32)
+NO_TABLES = LinearTables(_NONE_I, _NONE_I, _NONE_F, _NONE_I, _NONE_I, _NONE_F)  # placeholder for an unused map
+
+
 def _linear_axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     scale = 1.0 / (dst / src)
     f = ((np.arange(dst) + 0.5) * scale - 0.5).astype(np.float32)

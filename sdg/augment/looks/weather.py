@@ -10,11 +10,11 @@ import numpy as np
 from numba import njit
 
 from sdg.augment.base import stable_seed
-from sdg.augment.looks.colour import luminance_px
+from sdg.augment.looks.colour import luminance_px, rgb32
 from sdg.augment.looks.geometry import ClipGeometry
 from sdg.augment.looks.params import SKY_TAG, LookParams
 from sdg.augment.looks.patterns import smooth_noise
-from sdg.augment.looks.resample import LinearTables, bilerp, linear_tables
+from sdg.augment.looks.resample import NO_TABLES, LinearTables, bilerp, linear_tables
 
 # Snow: share of an up-facing surface covered, and a typical albedo (linear) to recover the shading, per tag.
 SNOW_AMOUNT = np.full(256, 0.85, np.float32)
@@ -29,13 +29,12 @@ SNOW_FACING = (0.55, 0.3)  # cover = smoothstep-ish clip((normal . up - 0.55) / 
 
 _EMPTY3 = np.zeros((1, 1, 3), np.float32)
 _EMPTY2 = np.zeros((1, 1), np.float32)
-_EMPTY_I = np.zeros(1, np.int64)
-_EMPTY_F = np.zeros(1, np.float32)
 
 
 def koschmieder(lin: np.ndarray, ray_distance: np.ndarray, beta: float, airlight) -> np.ndarray:
     """Koschmieder's law on linear RGB (H, W, 3): ``I0 e^(-beta d) + A (1 - e^(-beta d))``. ``ray_distance`` (H, W)
-    metres along the viewing ray (inf for the sky, which becomes pure airlight); beta in 1/m. Returns a new array."""
+    metres along the viewing ray (inf for the sky, which becomes pure airlight); beta in 1/m. Returns a new array.
+    (The weather pass computes the same per pixel, inside its fused kernel.)"""
     t = np.exp(ray_distance.astype(np.float32) * np.float32(-beta))[..., None]
     a = np.asarray(airlight, dtype=np.float32)
     out = lin - a
@@ -95,19 +94,15 @@ def weather_frame(lin: np.ndarray, depth: np.ndarray, sky: np.ndarray, sem: np.n
         snow_args = (snow.facing(depth), *snow.tables, snow.patch, cover)
     else:
         cover = None
-        snow_args = (_EMPTY2, _EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY2, _EMPTY2)
-    _weather_kernel(lin, depth, sky, sem, ray_len, overcast and lighting == "day", _f32_tuple(p.tint),
+        snow_args = (_EMPTY2, *NO_TABLES, _EMPTY2, _EMPTY2)
+    _weather_kernel(lin, depth, sky, sem, ray_len, overcast and lighting == "day", rgb32(p.tint),
                     np.float32(p.exposure), np.float32(p.saturation), overcast,
-                    _f32_tuple(np.float32(1.6 if lighting == "day" else 1.0) * np.sqrt(np.asarray(p.tint, np.float32))),
+                    rgb32(np.float32(1.6 if lighting == "day" else 1.0) * np.sqrt(np.asarray(p.tint, np.float32))),
                     weather == "fog" and lighting == "day" and p.saturation != 1.0,
-                    haze, np.float32(-p.beta if haze else 0.0), _f32_tuple(p.airlight),
+                    haze, np.float32(-p.beta if haze else 0.0), rgb32(p.airlight),
                     halo if halo is not None else _EMPTY3, halo is not None, snow is not None, SNOW_AMOUNT,
-                    SNOW_ALBEDO, np.float32(cap), _f32_tuple(SNOW_COLOUR), *snow_args)
+                    SNOW_ALBEDO, np.float32(cap), rgb32(SNOW_COLOUR), *snow_args)
     return cover
-
-
-def _f32_tuple(v) -> tuple:
-    return tuple(np.float32(x) for x in np.asarray(v, np.float32))
 
 
 @njit(cache=True)
