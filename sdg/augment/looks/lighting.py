@@ -24,7 +24,7 @@ from sdg.augment.looks.colour import (
 )
 from sdg.augment.looks.geometry import ClipGeometry
 from sdg.augment.looks.params import DUSK_SHADOW_TINT, GROUND_TAGS, LookParams
-from sdg.augment.looks.resample import NO_TABLES, LinearTables, bilerp
+from sdg.augment.looks.resample import NO_TABLES, LinearTables, vblend, widen
 
 NIGHT_GAMMA = 0.6  # night: day^0.6 compresses the sun/shadow contrast into an albedo-ish base
 NIGHT_ALBEDO_GAMMA = 0.8  # night: lamps light day^0.8
@@ -176,6 +176,7 @@ def light_frame(rgb: np.ndarray, depth: np.ndarray, sky: np.ndarray, lighting: s
     ds = deshadow is not None
     lamps = irradiance is not None
     t = tables if lamps else NO_TABLES
+    irradiance = widen(irradiance, tables) if lamps else _EMPTY3
     _light_kernel(rgb, depth, sky, DECODE, _POW_BASE, _POW_ALBEDO, mode,
                   rgb32(np.asarray(p.tint, np.float32) * np.float32(p.exposure)), rgb32(p.tint),
                   rgb32(DUSK_SHADOW_TINT), np.float32(p.exposure),
@@ -183,7 +184,7 @@ def light_frame(rgb: np.ndarray, depth: np.ndarray, sky: np.ndarray, lighting: s
                       (deshadow.gain, deshadow.gain_base, deshadow.gain_albedo, deshadow.bg_depth) if ds
                       else (_EMPTY2,) * 4),
                   sky_colour if sky_colour is not None else _EMPTY3, sky_colour is not None,
-                  irradiance if lamps else _EMPTY3, *t, lamps, out)
+                  irradiance, t.y0, t.y1, t.wy, lamps, out)
     return out
 
 
@@ -208,7 +209,7 @@ def _grade(r, g, b, p0, p1, p2, mode, te, warm, cool, exposure, sat):
 @njit(cache=True, error_model="numpy")
 def _light_kernel(rgb, depth, sky, decode, pow_base, pow_albedo, mode, te, warm, cool, exposure, sat, contrast,
                   ds, gain, gain_base, gain_albedo, bg_depth, sky_colour, use_sky,
-                  irr, ty0, ty1, twy, tx0, tx1, twx, lamps, out):
+                  irr, ty0, ty1, twy, lamps, out):
     h, w = depth.shape
     one = np.float32(1.0)
     near_k, near_c = np.float32(0.02), np.float32(0.05)
@@ -265,10 +266,9 @@ def _light_kernel(rgb, depth, sky, decode, pow_base, pow_albedo, mode, te, warm,
             if lamps and not sky[y, x]:
                 if mode == 1:
                     d0, d1, d2 = pow_albedo[i0] * ga, pow_albedo[i1] * ga, pow_albedo[i2] * ga
-                x0, x1, wx = tx0[x], tx1[x], twx[x]
-                r += d0 * bilerp(irr[y0, x0, 0], irr[y0, x1, 0], irr[y1, x0, 0], irr[y1, x1, 0], wy, wx)
-                gg += d1 * bilerp(irr[y0, x0, 1], irr[y0, x1, 1], irr[y1, x0, 1], irr[y1, x1, 1], wy, wx)
-                b += d2 * bilerp(irr[y0, x0, 2], irr[y0, x1, 2], irr[y1, x0, 2], irr[y1, x1, 2], wy, wx)
+                r += d0 * vblend(irr[y0, x, 0], irr[y1, x, 0], wy)
+                gg += d1 * vblend(irr[y0, x, 1], irr[y1, x, 1], wy)
+                b += d2 * vblend(irr[y0, x, 2], irr[y1, x, 2], wy)
             out[y, x, 0] = r
             out[y, x, 1] = gg
             out[y, x, 2] = b

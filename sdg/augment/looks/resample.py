@@ -55,3 +55,28 @@ def bilerp(a00, a01, a10, a11, wy, wx):
     in cv2's order (horizontal first)."""
     one = np.float32(1.0)
     return (a00 * (one - wx) + a01 * wx) * (one - wy) + (a10 * (one - wx) + a11 * wx) * wy
+
+
+def widen(img: np.ndarray, t: LinearTables) -> np.ndarray:
+    """The horizontal half of the bilinear upsampling: each source row of an (h, w, 3) float32 image resampled to
+    the destination width, (h, W, 3). A kernel then needs only ``vblend`` of two of its rows per pixel (cv2's
+    order: horizontal first, so the result equals ``bilerp`` of the four samples)."""
+    out = np.empty((img.shape[0], t.x0.size, 3), np.float32)
+    _widen(img, t.x0, t.x1, t.wx, out)
+    return out
+
+
+@njit(cache=True)
+def _widen(img, x0, x1, wx, out):
+    one = np.float32(1.0)
+    for y in range(img.shape[0]):
+        for x in range(x0.size):
+            a, b, w = x0[x], x1[x], wx[x]
+            for c in range(3):
+                out[y, x, c] = img[y, a, c] * (one - w) + img[y, b, c] * w
+
+
+@njit(cache=True)
+def vblend(a, b, wy):
+    """The vertical half of ``bilerp``: two horizontally resampled samples blended by the weight of the second."""
+    return a * (np.float32(1.0) - wy) + b * wy
