@@ -176,7 +176,7 @@ def app_needs(cfg: JobConfig, app: str) -> AppNeeds:
         target = 1.0
         fixed = None
         if cfg.backends.augmenter == "cosmos" and s.min_replicas is None and s.max_replicas is None:
-            from sdg.augment.cosmos import cosmos_urls
+            from sdg.augment.cosmos_setup import cosmos_urls
 
             fixed = max(1, len(cosmos_urls(cfg)))  # one per server url
     else:

@@ -25,7 +25,7 @@ from ray import serve
 
 from sdg.augment.backends import make_augmenter, make_prompt_source
 from sdg.augment.base import Prompt
-from sdg.augment.cosmos import cosmos_urls
+from sdg.augment.cosmos_setup import cosmos_urls
 from sdg.augment.http import redact, redact_url
 from sdg.config import JobConfig, load_config
 from sdg.plan import app_needs

@@ -20,8 +20,6 @@ from sdg.augment.cosmos import (  # noqa: E402
     CosmosRequestError,
     CosmosTransferClient,
     CosmosUnavailable,
-    check_cosmos,
-    make_augmenter_client,
     parse_status,
 )
 from sdg.augment.cosmos_model import (  # noqa: E402
@@ -31,6 +29,7 @@ from sdg.augment.cosmos_model import (  # noqa: E402
     model_from_gradio_config,
     model_problem,
 )
+from sdg.augment.cosmos_setup import check_cosmos, make_augmenter_client  # noqa: E402
 from sdg.augment.video import encode_mp4, probe_mp4  # noqa: E402
 from sdg.config import ConfigError, parse_config  # noqa: E402
 
@@ -412,7 +411,7 @@ def test_controls_are_uploaded_lossless_444_and_the_input_as_420(srv):
 def test_node_local_servers_are_left_to_the_replicas_health_checks(monkeypatch):
     """On a cluster whose Cosmos servers listen on 127.0.0.1 of each cosmos node, the driver cannot reach them: the
     preflight says each replica checks its own server instead of failing (a plain loopback url is still checked)."""
-    from sdg.augment.cosmos import check_cosmos
+    from sdg.augment.cosmos_setup import check_cosmos
 
     monkeypatch.delenv("SDG_COSMOS_URL", raising=False)
     local = _cfg(endpoints={"cosmos_url": "http://127.0.0.1:9"},

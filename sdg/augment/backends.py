@@ -16,7 +16,7 @@ def make_augmenter(cfg: JobConfig) -> Augmenter:
         from sdg.augment.builtin import BuiltinAugmenter
 
         return BuiltinAugmenter()
-    from sdg.augment.cosmos import make_augmenter_client
+    from sdg.augment.cosmos_setup import make_augmenter_client
 
     return make_augmenter_client(cfg)
 

@@ -26,7 +26,7 @@ class ServeError(RuntimeError):
 def fingerprint(cfg: JobConfig, app: str) -> str:
     """A short hash of the config fields that decide what an app computes (backend kind, server urls, models,
     Cosmos controls and request options). Two configs with the same fingerprint can share a running app."""
-    from sdg.augment.cosmos import cosmos_urls
+    from sdg.augment.cosmos_setup import cosmos_urls
 
     ep, aug = cfg.endpoints, cfg.augmentation
     if app == AUGMENT_APP:
