@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import time
 
-from sdg.render import BuiltinSimulator
+import numpy as np
+
+from sdg.geometry import SKY_DEPTH
+from sdg.model import SensorClip
 
 
 def _seconds(name: str) -> float:
@@ -18,21 +21,23 @@ def _seconds(name: str) -> float:
 
 
 class SleepSimulator:
-    """Renders the clip with the built-in simulator (use a tiny camera: its cost must be negligible) and sleeps
-    until ``SDG_STANDIN_SIMULATE_S`` has passed since the call began."""
+    """Sleeps ``SDG_STANDIN_SIMULATE_S`` and returns an empty street at the camera's size (sky everywhere: no actor
+    in view), so the stages after it do real but small work."""
 
     name = "standin-simulator"
 
     def __init__(self, cfg=None):
-        self.inner = BuiltinSimulator(threads=1)
         self.seconds = _seconds("SDG_STANDIN_SIMULATE_S")
 
     def simulate(self, scene, camera, frame_indices):
-        t0 = time.perf_counter()
-        clip = self.inner.simulate(scene, camera, frame_indices)
-        time.sleep(max(0.0, self.seconds - (time.perf_counter() - t0)))
-        clip.provenance = {**clip.provenance, "simulator": self.name}
-        return clip
+        time.sleep(self.seconds)
+        t, h, w = len(frame_indices), camera.height, camera.width
+        idx = np.asarray(frame_indices, np.int64)
+        return SensorClip(
+            rgb=np.full((t, h, w, 3), 128, np.uint8), depth=np.full((t, h, w), SKY_DEPTH, np.float32),
+            semantic=np.full((t, h, w), 11, np.uint8), instance=np.zeros((t, h, w), np.uint32),
+            normals=np.zeros((t, h, w, 3), np.float32), times=np.asarray(scene.times, np.float64)[idx],
+            frame_indices=idx, provenance={"simulator": self.name})
 
 
 class SleepAugmenter:
