@@ -3,12 +3,13 @@ projected lights."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from sdg.augment.controls import make_controls
 from sdg.augment.lights import project_lights
-from sdg.config import BuiltinScenario
+from sdg.config import BuiltinScenario, RecordingScenario
 from sdg.groundtruth import annotate_clip, detect_events, merge_events
 from sdg.groundtruth.flow import clip_flow
 from sdg.scene import Scene
@@ -29,6 +30,17 @@ def scene_layout(scenario: ScenarioConfig):
 
         return layout_from_xodr(scenario.xodr)
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _scene_with_events(kind: str, scenario_json: str) -> Scene:
+    scenario = (BuiltinScenario if kind == "builtin" else RecordingScenario).model_validate_json(scenario_json)
+    return with_detected_events(scene_for(scenario), scenario)
+
+
+def scene_with_events(scenario: ScenarioConfig) -> Scene:
+    """The scenario's scene with its detected events, once per process (every clip window of a scenario shares it)."""
+    return _scene_with_events(scenario.kind, scenario.model_dump_json())
 
 
 def with_detected_events(scene: Scene, scenario: ScenarioConfig) -> Scene:
@@ -58,7 +70,7 @@ class GroundTruthStage(Stage):
 
     def process(self, work: ClipWork) -> ClipWork:
         spec, clip = work.spec, work.sensors
-        scene = with_detected_events(scene_for(spec.scenario), spec.scenario)
+        scene = scene_with_events(spec.scenario)
         work.annotations = annotate_clip(scene, spec.camera, clip)
         work.flow = clip_flow(scene, spec.camera, clip.frame_indices, clip.depth, clip.instance).astype(np.float16)
         aug = self.cfg.augmentation
