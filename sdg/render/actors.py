@@ -322,20 +322,36 @@ def _pedestrian(pl, actor, L, W, H, **kw):
 
 
 # ------------------------------------------------------------------------------------------ street furniture
-def _traffic_light(pl, actor, L, W, H, **kw):
-    """Pole + housing at the top (facing +x) with three lamps (lamp index 0 red, 1 yellow, 2 green)."""
+LAMP_NAMES = ("red", "yellow", "green")  # lamp index 0, 1, 2, top to bottom
+
+
+def traffic_light_lamps(size) -> list[tuple[str, np.ndarray, float, float]]:
+    """The lamps of the traffic-light model of box size (L, W, H): (state name, lamp face centre in the box frame
+    (3,), disc radius m, disc thickness m), top to bottom. Every lamp faces the box's +x axis: it shows its colour to
+    viewers on the +x side only (the housing hides it from behind and the side)."""
+    L, W, H = (max(float(x), _MIN_DIM) for x in np.asarray(size, dtype=np.float64).reshape(3))
     hh = min(1.05, 0.4 * H)
     lamp_d = min(0.06, 0.2 * L)
     x_front = L / 2 - lamp_d
+    lr = max(min(0.32 * W, 0.3 * hh / 3 * 2, 0.16), 0.02)
+    return [(name, np.array([x_front + lamp_d, 0.0, H / 2 - hh * (i + 0.5) / 3.0]), lr, lamp_d)
+            for i, name in enumerate(LAMP_NAMES)]
+
+
+def _traffic_light(pl, actor, L, W, H, **kw):
+    """Pole + housing at the top with three lamps facing +x (lamp index 0 red, 1 yellow, 2 green; see
+    traffic_light_lamps). A lit lamp is emissive in its colour, so a light whose face is towards the camera shows its
+    state in the rgb frame whatever the sun does."""
+    hh = min(1.05, 0.4 * H)
     pole_r = min(0.09, 0.35 * min(L, W))
     pl.add(KIND_CYLINDER, (0.0, 0.0, -H / 2 + (H - hh) / 2), (pole_r, pole_r, (H - hh) / 2 + 0.01), (95, 98, 100),
            **kw)
+    lamps = traffic_light_lamps((L, W, H))
+    x_front = lamps[0][1][0] - lamps[0][3]
     pl.box(-L / 2, x_front, -W / 2, W / 2, H / 2 - hh, H / 2, (38, 40, 36), **kw)
-    lr = max(min(0.32 * W, 0.3 * hh / 3 * 2, 0.16), 0.02)
-    for i, name in enumerate(("red", "yellow", "green")):
-        z = H / 2 - hh * (i + 0.5) / 3.0
-        pl.add(KIND_CYLINDER, (x_front + lamp_d / 2, 0.0, z), (lr, lr, lamp_d / 2), _TL_DARK[name], mat=MAT_PLAIN,
-               rot=_DISC_X_ROT, lamp=i, lit_color=_TL_LIT[name], **kw)
+    for i, (name, face, lr, lamp_d) in enumerate(lamps):
+        pl.add(KIND_CYLINDER, (x_front + lamp_d / 2, 0.0, face[2]), (lr, lr, lamp_d / 2), _TL_DARK[name],
+               mat=MAT_PLAIN, rot=_DISC_X_ROT, lamp=i, lit_color=_TL_LIT[name], **kw)
 
 
 def _traffic_sign(pl, actor, L, W, H, **kw):

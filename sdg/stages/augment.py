@@ -6,6 +6,7 @@ from sdg.augment.backends import make_augmenter, make_prompt_source
 from sdg.augment.base import AugmentRequest, choose_look
 from sdg.augment.video import encode_mp4
 from sdg.codec import encode_image
+from sdg.som.redraw import keep_answerable
 from sdg.stages.base import Footprint, Stage
 from sdg.work import ClipWork, Variant
 
@@ -21,7 +22,7 @@ def encode_control_videos(controls: dict, fps: float) -> dict[str, bytes]:
 
 class AugmentStage(Stage):
     name = "augment"
-    needs = ("sensors", "controls", "lights")
+    needs = ("sensors", "annotations", "controls", "lights")
     adds = ("variants",)
 
     @property
@@ -59,12 +60,23 @@ class AugmentStage(Stage):
         provenance = {"augmenter": self.augmenter.name, "prompts": self.prompts.name}
         variants = []
         for req, frames in zip(reqs, outputs):
-            if frames.shape != clip.rgb.shape or frames.dtype != clip.rgb.dtype:
-                raise AugmentMismatch(
-                    f"clip {spec.clip_id} variant {req.look.variant}: augmenter {self.augmenter.name!r} returned "
-                    f"{frames.shape} {frames.dtype}, expected {clip.rgb.shape} {clip.rgb.dtype}; nothing written"
-                )
-            variants.append(Variant(look=req.look, prompt=req.prompt, frames=[encode_image(f, "jpeg", q) for f in frames],
-                                    provenance=dict(provenance)))
+            self._check(req, frames, clip.rgb)
+            # a look that leaves too many marked objects lost is re-drawn milder (sdg.som.redraw)
+            req, frames, survival, kept = keep_answerable(
+                req, frames, augment=lambda r: self._check(r, self.augmenter.augment(r), clip.rgb),
+                prompt=lambda look: self.prompts.prompt(spec.clip_id, clip.rgb, look, fps),
+                objects=work.annotations.objects, instance=clip.instance, weather=aug.weather, lighting=aug.lighting,
+                seed=spec.seed, max_lost=aug.max_lost_fraction, attempts=aug.redraw_attempts)
+            variants.append(Variant(look=req.look, prompt=req.prompt,
+                                    frames=[encode_image(f, "jpeg", q) for f in frames],
+                                    provenance={**provenance, **kept}, survival=survival))
         work.variants = variants
         return work
+
+    def _check(self, req, frames, rgb):
+        if frames.shape != rgb.shape or frames.dtype != rgb.dtype:
+            raise AugmentMismatch(
+                f"clip {req.clip_id} variant {req.look.variant}: augmenter {self.augmenter.name!r} returned "
+                f"{frames.shape} {frames.dtype}, expected {rgb.shape} {rgb.dtype}; nothing written"
+            )
+        return frames
