@@ -11,8 +11,8 @@ from sdg.geometry import Camera, box_corners
 from sdg.groundtruth import (
     annotate_clip,
     assign_marks,
-    clip_mark_seed,
     box_silhouette,
+    clip_mark_seed,
     index_instances,
     mask_polygons,
     project_box,

@@ -7,7 +7,8 @@ largest count; j >= 2 chosen to keep the most questions, the larger j on ties), 
 key has a single value is dropped whole (a template that always answers the same teaches a prior). Which questions
 of a value are kept is drawn by the stable hash of their ids. Keys per template (`balance_keys`):
   yes/no                the answer; for `spatial` also whether the blind "lower mark is on the left" policy is right
-  multiple choice       the correct option's text (templates whose options are fixed words), then the letter
+  multiple choice       the correct option's text (templates whose options are fixed words or time windows), then
+                        the letter
   mark answers          (distance, faster, right_of_way) whether the answer is the lower of the two marks named,
                         then whether it is named first: a mark number says nothing
   other short answers   the answer (counts, colours, directions, times, frames)
@@ -25,7 +26,9 @@ from sdg.seeds import stable_seed
 from sdg.som.formats import LETTERS
 
 MARK_ANSWER_TEMPLATES = frozenset({"distance", "faster", "right_of_way"})
-TEXT_MC_TEMPLATES = frozenset({"event_kind", "turn"})  # options are fixed words: balance their texts too
+# options are fixed words or times shared across clips: balance the correct option's text too (else "events happen
+# mid-clip" or "a collision is usually the answer" is learnt from the options alone)
+TEXT_MC_TEMPLATES = frozenset({"event_kind", "turn", "event_time_bin"})
 _MARKS = re.compile(r"\b(?:marked|marks?|objects?|IDs|and|or)\s+(\d+)")
 
 

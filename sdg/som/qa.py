@@ -129,11 +129,12 @@ def _shuffled(rng: np.random.Generator, items: Sequence) -> list:
 
 
 def _mark_set_distractors(rng, pool: Sequence[int], answer: tuple[int, ...], n: int = 3) -> list[tuple[int, ...]]:
-    """n distinct mark sets from `pool`, none equal to `answer`: uniformly drawn sets of the answer's size, then
-    (when the pool is too small) of neighbouring sizes. Only the answer's size is used, never its members."""
+    """n distinct mark sets from `pool`, none equal to `answer`, uniformly drawn among the sets of the answer's size
+    (the question's event already says how many take part, so a set of another size would be a giveaway); fewer
+    when the pool is too small. Only the answer's size is used, never its members."""
     k = len(answer)
     out: list[tuple[int, ...]] = []
-    for size in (k, k - 1, k + 1, k - 2, k + 2):
+    for size in (k,):
         if size < 1 or size > len(pool) or len(out) >= n:
             continue
         if math.comb(len(pool), size) <= 512:

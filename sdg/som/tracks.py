@@ -8,7 +8,9 @@ Definitions (T frames at times t_k, seconds from the clip's first frame; speed i
                   checked) in frame k (the frame questions' rule, sdg.som.qa.is_askable)
   moving(k)       speed_k > MOVING (0.5 m/s); stopped(k): speed_k < STOPPED (0.2 m/s); between: neither
   footprint       the box's ground rectangle: centre (x, y), length along the heading, width across
-  collide(a, b)   the footprints of a and b overlap (touching counts) in some frame
+  collide(a, b)   the footprints of a and b, each grown by CONTACT (5 cm), overlap in some frame: they touch (the
+                  simulator's contact leaves no gap, float storage may leave a micrometre); a question whose answer
+                  changes when the footprints grow by 3 or 7 cm instead is not asked
   step speed      s_k = |p_{k+1} - p_k| / (t_{k+1} - t_k) over the ground plane, for k = 0..T-2
   brakes in [t0, t1]  some k with t0 <= t_k and t_{k+2} <= t1, s_k >= 1 m/s and (s_k - s_{k+1}) / (t_{k+1} - t_k)
                   >= BRAKE_DECEL (3 m/s^2)
@@ -160,7 +162,8 @@ def _track(at: ActorTrack, mark: int, n: int) -> Track:
 def clip_events(scene_events: Sequence[dict], t0: float, tracks: dict[int, Track], rel: np.ndarray
                 ) -> list[VideoEvent]:
     """The clip's events with ids, times relative to the clip: every scene event overlapping the clip window
-    (hard negatives become "noncollision"), then closest-approach vehicle pairs that never collide (up to
+    (hard negatives become "noncollision", unless the pair collides or nearly does), then closest-approach
+    vehicle pairs that never collide and have no near miss (up to
     NONCOLLISION_PAIRS noncollision pairs in all). Ids: the kind, or kind_<k> when a kind occurs more than once;
     noncollision pairs are always noncollision_<k>."""
     end = float(rel[-1]) if len(rel) else 0.0
@@ -171,13 +174,15 @@ def clip_events(scene_events: Sequence[dict], t0: float, tracks: dict[int, Track
             continue
         kind = "noncollision" if ev["kind"] == "hard_negative" else str(ev["kind"])
         raw.append((kind, [int(x) for x in ev["actor_ids"]], a, b, dict(ev.get("details") or {})))
-    collided = {frozenset(ids) for kind, ids, *_ in raw if kind == "collision"}
+    conflicts = {frozenset(ids) for kind, ids, *_ in raw if kind in ("collision", "near_miss")}
+    # a close pair that collided or nearly did is that event, not a hard negative
+    raw = [r for r in raw if not (r[0] == "noncollision" and frozenset(r[1]) in conflicts)]
     pairs = {frozenset(ids) for kind, ids, *_ in raw if kind == "noncollision"}
     vehicles = sorted(a for a, tr in tracks.items() if tr.is_vehicle and tr.mark > 0)
     cands = []
     for i, a in enumerate(vehicles):
         for b in vehicles[i + 1:]:
-            if frozenset((a, b)) in collided | pairs or collide_frames(tracks[a], tracks[b]).size:
+            if frozenset((a, b)) in conflicts | pairs or collide_frames(tracks[a], tracks[b]).size:
                 continue
             if max(tracks[a].speed.max(), tracks[b].speed.max()) <= 1.0:
                 continue
@@ -204,12 +209,12 @@ def clip_events(scene_events: Sequence[dict], t0: float, tracks: dict[int, Track
 
 
 # ------------------------------------------------------------------------------------------------ geometry
-def footprint(center_xy: np.ndarray, yaw_deg: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """(T, 4, 2) corners of the ground rectangles."""
+def footprint(center_xy: np.ndarray, yaw_deg: np.ndarray, size: np.ndarray, grow: float = 0.0) -> np.ndarray:
+    """(T, 4, 2) corners of the ground rectangles, each side moved out by `grow` metres (in when negative)."""
     h = np.radians(yaw_deg)
     f = np.stack([np.cos(h), np.sin(h)], axis=-1)
     s = np.stack([-np.sin(h), np.cos(h)], axis=-1)
-    hl, hw = float(size[0]) / 2.0, float(size[1]) / 2.0
+    hl, hw = float(size[0]) / 2.0 + grow, float(size[1]) / 2.0 + grow
     signs = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], float)
     return center_xy[:, None, :] + signs[None, :, 0:1] * hl * f[:, None, :] + signs[None, :, 1:2] * hw * s[:, None, :]
 
@@ -226,11 +231,21 @@ def rects_overlap(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
     return ok
 
 
-def collide_frames(a: Track, b: Track) -> np.ndarray:
-    """Frames in which the footprints of a and b overlap."""
-    ra = footprint(a.center[:, :2], a.yaw, a.size)
-    rb = footprint(b.center[:, :2], b.yaw, b.size)
+CONTACT = 0.05  # metres each footprint is grown by: footprints that touch (the simulator's contact) overlap
+MARGIN = 0.02  # metres: an answer that flips when the footprints grow or shrink this much more is not asked
+
+
+def collide_frames(a: Track, b: Track, grow: float = CONTACT) -> np.ndarray:
+    """Frames in which the footprints of a and b, each grown by `grow` m, overlap."""
+    ra = footprint(a.center[:, :2], a.yaw, a.size, grow)
+    rb = footprint(b.center[:, :2], b.yaw, b.size, grow)
     return np.flatnonzero(rects_overlap(ra, rb))
+
+
+def clear_cut(fn, *args) -> bool:
+    """Whether a footprint test fn(*args, grow=g) gives the same verdict with footprints grown by CONTACT +- MARGIN
+    (else the answer rests on centimetres, and float32 storage could flip it)."""
+    return bool(fn(*args, grow=CONTACT + MARGIN).size) == bool(fn(*args, grow=CONTACT - MARGIN).size)
 
 
 def step_speeds(tr: Track, times: np.ndarray) -> np.ndarray:
@@ -313,19 +328,20 @@ def junction_entries(facts: VideoFacts, tr: Track) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------- counterfactuals
-def frozen_collision(a: Track, b: Track, k_freeze: int) -> np.ndarray:
+def frozen_collision(a: Track, b: Track, k_freeze: int, grow: float = CONTACT) -> np.ndarray:
     """Frames at which b's actual footprint overlaps a's footprint if a had stopped at frame k_freeze and stayed
     there (a moves as it did up to k_freeze)."""
     c = a.center.copy()
     y = a.yaw.copy()
     c[k_freeze:] = c[k_freeze]
     y[k_freeze:] = y[k_freeze]
-    ra = footprint(c[:, :2], y, a.size)
-    rb = footprint(b.center[:, :2], b.yaw, b.size)
+    ra = footprint(c[:, :2], y, a.size, grow)
+    rb = footprint(b.center[:, :2], b.yaw, b.size, grow)
     return np.flatnonzero(rects_overlap(ra, rb))
 
 
-def kept_course_collision(a: Track, b: Track, k_from: int, times: np.ndarray) -> np.ndarray:
+def kept_course_collision(a: Track, b: Track, k_from: int, times: np.ndarray, grow: float = CONTACT
+                          ) -> np.ndarray:
     """Frames at which a's footprint overlaps b's actual one if a had kept, from frame k_from on, the velocity
     (step velocity from k_from to k_from + 1, or from k_from - 1 at the last frame) and heading it had there."""
     k1 = min(k_from + 1, len(times) - 1)
@@ -335,8 +351,8 @@ def kept_course_collision(a: Track, b: Track, k_from: int, times: np.ndarray) ->
     y = a.yaw.copy()
     c[k_from:] = a.center[k_from, :2] + (times[k_from:, None] - times[k_from]) * v[None, :]
     y[k_from:] = a.yaw[k_from]
-    ra = footprint(c, y, a.size)
-    rb = footprint(b.center[:, :2], b.yaw, b.size)
+    ra = footprint(c, y, a.size, grow)
+    rb = footprint(b.center[:, :2], b.yaw, b.size, grow)
     return np.flatnonzero(rects_overlap(ra, rb))
 
 

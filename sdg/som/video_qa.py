@@ -54,6 +54,7 @@ from sdg.som.tracks import (
     VideoEvent,
     VideoFacts,
     brakes,
+    clear_cut,
     collide_frames,
     conflict_time,
     frozen_collision,
@@ -198,6 +199,8 @@ def _collision_pair(c: _Ctx) -> Iterable[QAPair]:
         if trs is None or len(trs) != 2 or not all(t.is_vehicle for t in trs):
             continue
         a, b = trs if c.rng("collision_pair_" + ev.event_id).integers(2) else trs[::-1]
+        if not clear_cut(collide_frames, a, b):
+            continue
         hit = collide_frames(a, b)
         if ev.kind == "collision":
             why = (f"The footprints of vehicles {a.mark} and {b.mark} touch from "
@@ -375,7 +378,8 @@ def _moving_state(c: _Ctx) -> Iterable[QAPair]:
         k = int(ks[int(rng.integers(len(ks)))])
         yes = tr.speed[k] > MOVING
         yield _qa("moving_state", f"In frame {k} (at {c.f.times[k]:.1f} s), is the {tr.noun()} marked {tr.mark} "
-                  "moving or stopped?", "moving" if yes else "stopped", f"Its speed there is {tr.speed[k]:.1f} m/s.")
+                  "moving or stopped?", "moving" if yes else "stopped", f"Its speed there is {tr.speed[k]:.1f} m/s.",
+                  topic=tr.noun())
 
 
 def _directions(c: _Ctx) -> Iterable[QAPair]:
@@ -385,7 +389,7 @@ def _directions(c: _Ctx) -> Iterable[QAPair]:
             dist = c.f.camera_distance(tr)
             yield _qa("direction_camera", f"Is the {tr.noun()} marked {tr.mark} moving toward or away from the "
                       "camera?", d, f"Its distance to the camera goes from {dist[np.flatnonzero(tr.askable)[0]]:.0f}"
-                      f" m to {dist[np.flatnonzero(tr.askable)[-1]]:.0f} m while it moves.")
+                      f" m to {dist[np.flatnonzero(tr.askable)[-1]]:.0f} m while it moves.", topic=tr.noun())
 
 
 def _directions_image(c: _Ctx) -> Iterable[QAPair]:
@@ -393,7 +397,7 @@ def _directions_image(c: _Ctx) -> Iterable[QAPair]:
         d = left_or_right(c.f, tr)
         if d is not None:
             yield _qa("direction_image", f"Does the {tr.noun()} marked {tr.mark} move from left to right or from "
-                      "right to left in the image?", d, f"It crosses the image {d} while it moves.")
+                      "right to left in the image?", d, f"It crosses the image {d} while it moves.", topic=tr.noun())
 
 
 def _turn(c: _Ctx) -> Iterable[QAPair]:
@@ -504,6 +508,8 @@ def _counterfactual_stop(c: _Ctx) -> Iterable[QAPair]:
             for k in sorted(times):
                 if a.speed[k] <= MOVING or k > len(c.f.times) - 4:
                     continue  # it did stop there, or too late to matter: not a counterfactual
+                if not clear_cut(frozen_collision, a, b, k):
+                    continue
                 hit = frozen_collision(a, b, k)
                 why = (f"Stopped where it is at {c.f.times[k]:.1f} s, the {a.noun()} {a.mark} "
                        + (f"would still touch the {b.noun()} {b.mark} at {c.f.times[hit[0]]:.1f} s." if hit.size
@@ -527,6 +533,8 @@ def _counterfactual_course(c: _Ctx) -> Iterable[QAPair]:
                     starts.add(int(dec[0]) + 1)
             for k in sorted(starts):
                 if k > len(c.f.times) - 4 or a.speed[k] <= MOVING:
+                    continue
+                if not clear_cut(kept_course_collision, a, b, k, c.f.times):
                     continue
                 hit = kept_course_collision(a, b, k, c.f.times)
                 why = (f"Keeping {a.speed[k]:.1f} m/s and its heading from {c.f.times[k]:.1f} s, the {a.noun()} "
