@@ -78,7 +78,8 @@ def test_phases_follow_the_conflict_and_the_braking():
 
 def test_fact_check_accepts_rewording_and_rejects_changed_facts():
     f = {"mark": 7, "noun": "vehicle", "motion": "slowing down sharply", "speed_kmh": 25,
-         "direction": "toward the camera", "visibility": "clearly visible", "other_mark": 4, "other_noun": "vehicle", "relation": "ahead on its left",
+         "direction": "toward the camera", "visibility": "clearly visible", "other_mark": 4, "other_noun": "vehicle",
+         "relation": "ahead on its left",
          "distance_m": 9}
     env = environment({"weather": "rain", "lighting": "dusk", "road": "wet"})
     good = ("Vehicle 7 is slowing down hard at roughly 25 km/h, heading toward the camera; vehicle 4 is ahead on "

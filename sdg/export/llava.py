@@ -37,7 +37,8 @@ def _qa_pairs(row: dict, index: int) -> list[QAPair]:
     out = []
     for k, qa in enumerate(row.get("qa") or []):
         try:
-            out.append(qa if isinstance(qa, QAPair) else QAPair(**{**qa, "choices": qa.get("choices") or []}))
+            out.append(qa if isinstance(qa, QAPair) else
+                       QAPair(**{**{k: v for k, v in qa.items() if v is not None}, "choices": qa.get("choices") or []}))
         except (TypeError, ValidationError) as e:
             raise RowError(f"{row_label(row, index)}: qa[{k}] is not a QAPair (question, answer, kind, choices): "
                            f"{e}") from None

@@ -35,7 +35,24 @@ INSTRUCTIONS: dict[str, str] = {
     "event_kind": MC_INSTRUCTION,
     "traffic_light": "Answer with one word: red, yellow or green.",
 }
-TEMPLATE_INSTRUCTIONS: dict[str, str] = {}
+TEMPLATE_INSTRUCTIONS: dict[str, str] = {  # video templates (sdg.som.video_qa)
+    "collision_pair": "",  # the workflow's question carries its own instruction
+    "event_yn": "Answer yes or no.",
+    "event_start_time": "Answer with the time in seconds, rounded to one decimal.",
+    "event_start_frame": "Answer with the frame number only.",
+    "event_end_time": "Answer with the time in seconds, rounded to one decimal.",
+    "event_order": "Answer yes or no.",
+    "moving_after": "Answer yes or no.",
+    "moving_state": "Answer with one word: moving or stopped.",
+    "direction_camera": "Answer with one word: toward or away.",
+    "direction_image": "Answer with 'left to right' or 'right to left'.",
+    "faster": "Answer with the mark number only.",
+    "count_entering": "Answer with a single number.",
+    "right_of_way": "Answer with the mark number only.",
+    "braked": "Answer yes or no.",
+    "counterfactual_stop": "Answer yes or no.",
+    "counterfactual_course": "Answer yes or no.",
+}
 
 
 def instruction_for(qa: QAPair) -> str:

@@ -45,7 +45,7 @@ import numpy as np
 
 from sdg.model import QAPair
 from sdg.seeds import stable_seed
-from sdg.som.formats import TEMPLATE_INSTRUCTIONS, multiple_choice
+from sdg.som.formats import multiple_choice
 from sdg.som.tracks import (
     BRAKE_DECEL,
     MOVING,
@@ -86,24 +86,6 @@ TEMPLATES: dict[str, tuple[str, str, str]] = {  # template -> (kind, format, lev
     "counterfactual_stop": ("causal", "yes_no", "hard"),
     "counterfactual_course": ("causal", "yes_no", "hard"),
 }
-TEMPLATE_INSTRUCTIONS.update({
-    "collision_pair": "",  # the workflow's question carries its own instruction
-    "event_yn": "Answer yes or no.",
-    "event_start_time": "Answer with the time in seconds, rounded to one decimal.",
-    "event_start_frame": "Answer with the frame number only.",
-    "event_end_time": "Answer with the time in seconds, rounded to one decimal.",
-    "event_order": "Answer yes or no.",
-    "moving_after": "Answer yes or no.",
-    "moving_state": "Answer with one word: moving or stopped.",
-    "direction_camera": "Answer with one word: toward or away.",
-    "direction_image": "Answer with 'left to right' or 'right to left'.",
-    "faster": "Answer with the mark number only.",
-    "count_entering": "Answer with a single number.",
-    "right_of_way": "Answer with the mark number only.",
-    "braked": "Answer yes or no.",
-    "counterfactual_stop": "Answer yes or no.",
-    "counterfactual_course": "Answer yes or no.",
-})
 COLLISION_QUESTION = ("Is there a car collision between vehicles with numeric IDs {a} and {b}? Your final answer "
                       "should be either Yes or No.")
 TURNS = ("turns left", "turns right", "goes straight", "stays stopped")
