@@ -7,7 +7,6 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
-
 from sdg.yamlio import read_yaml
 
 
@@ -260,7 +259,8 @@ def _resolve_paths(cfg: JobConfig, base: Path) -> JobConfig:
         c.yaml = fix(c.yaml)
     for s in cfg.scenarios:
         if isinstance(s, RecordingScenario):
-            s.log, s.scenario_json, s.camera_yaml, s.xodr = fix(s.log), fix(s.scenario_json), fix(s.camera_yaml), fix(s.xodr)
+            s.log, s.scenario_json = fix(s.log), fix(s.scenario_json)
+            s.camera_yaml, s.xodr = fix(s.camera_yaml), fix(s.xodr)
     return cfg
 
 

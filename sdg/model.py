@@ -228,7 +228,8 @@ VIDEO_SCHEMA = pa.schema(
 
 GROUND_TRUTH_COLUMNS = (
     "job", "scenario_id", "camera", "clip_id", "split", "variant", "frame_index", "timestamp", "width", "height",
-    "depth", "semantic", "instance", "normals", "flow", "objects", "events", "qa", "seed", "intrinsics", "world_to_camera",
+    "depth", "semantic", "instance", "normals", "flow", "objects", "events", "qa", "seed", "intrinsics",
+    "world_to_camera",
 )
 
 

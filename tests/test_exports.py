@@ -248,7 +248,7 @@ def test_som_videos_and_llava_video_records(tmp_path):
     for rel in written.values():
         assert read_mp4(tmp_path / rel).shape[0] == 7
     index = json.loads((tmp_path / "videos" / "index.json").read_text())
-    assert "sim_events_collision_som.mp4" in index["s.cam"]
+    assert "s.cam/sim_events_collision_som.mp4" in index["s.cam"]  # like the per-clip videos: <clip>/<file>
     qa = QAPair(question="Is there a car collision between vehicles with numeric IDs 3 and 5? Your final answer "
                          "should be either Yes or No.", answer="Yes", kind="event", template="collision_pair",
                 id="s.cam/sim/video/collision_pair/0", video="event:collision")
@@ -268,7 +268,7 @@ def test_dataset_card_header_names_every_split_file():
 
     cfg = parse_config({"name": "j", "cameras": [{"name": "c"}], "scenarios": [{"id": "a"}]})
     text = dataset_card(cfg, {"train": ["shards/part-a.parquet"], "test": ["shards/part-b.parquet"]},
-                        {"train": ["videos/part-a.parquet"], "test": []}, {"train": "exports/qa/train.jsonl"},
+                        {"train": ["videos/part-a.parquet"], "test": []}, {"train": "exports/qa/train.parquet"},
                         {"splits": {"train": ["a"], "test": ["b"]}, "text_only_baseline": {"by_kind": {
                             "spatial": {"n": 10, "chance": 0.5, "majority": 0.5, "bow": 0.4, "lower_mark": 0.5}}}})
     head = yaml.safe_load(text.split("---\n")[1])

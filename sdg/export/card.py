@@ -66,7 +66,8 @@ By scenario, never by frame or variant: no scenario is in two splits.
 {_table(split_rows)}
 
 `datasets.load_dataset("<this folder>")` gives the frame rows (config `frames`); `name="videos"` the video-level rows
-(video Q&A, WTS phases, events, tracks, Set-of-Mark videos as mp4 bytes); `name="qa"` the balanced Q&A as text.
+(video Q&A, WTS phases, events, tracks, Set-of-Mark videos as mp4 bytes); `name="qa"` the balanced Q&A as text
+(`exports/qa/<split>.parquet`, also as JSON lines next to it).
 
 ## Files
 

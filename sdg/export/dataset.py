@@ -8,7 +8,7 @@ Layout under OUT_DIR:
   shards/part-<clip>.parquet     frame rows (config "frames", the default)
   videos/part-<clip>.parquet     video rows (config "videos")
   exports/coco_<split>.json  odvg_<split>.jsonl  llava_<split>.json  llava_video_<split>.json
-  exports/aicity_<split>.json  wts_captions_<split>.json  qa/<split>.jsonl (config "qa")
+  exports/aicity_<split>.json  wts_captions_<split>.json  qa/<split>.jsonl  qa/<split>.parquet (config "qa")
   exports/images/  exports/videos/<clip>/
   reports/qa.json  reports/survival.json
 """
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from sdg.config import SPLIT_NAMES, JobConfig
 from sdg.export.coco import ImageNamer, export_coco, write_row_image
-from sdg.export.files import atomic_write_text
+from sdg.export.files import atomic_write_bytes, atomic_write_text
 from sdg.export.llava import export_llava, export_llava_video
 from sdg.export.odvg import export_odvg
 from sdg.export.video import export_som_videos, export_videos, som_video_path
@@ -140,6 +140,9 @@ class DatasetExport:
             path = target / "qa" / f"{split}.jsonl"
             atomic_write_text(path, "".join(x + "\n" for x in lines))
             written[f"qa_{split}"] = path
+            # the same records as Parquet: the card's "qa" config (one builder for every config of the folder)
+            written[f"qa_{split}_parquet"] = _parquet(target / "qa" / f"{split}.parquet",
+                                                      [json.loads(x) for x in lines])
         written.update(self._reports())
         written["card"] = self._card()
         return written
@@ -252,7 +255,7 @@ class DatasetExport:
                 videos[split].append(p.relative_to(self.out).as_posix())
         text = dataset_card(self.cfg, {s: [p.relative_to(self.out).as_posix() for p in self.shards[s]]
                                        for s in self.splits}, videos,
-                            {s: f"exports/qa/{s}.jsonl" for s in self.splits},
+                            {s: f"exports/qa/{s}.parquet" for s in self.splits},
                             json.loads((self.out / "reports" / "qa.json").read_text()))
         path = self.out / "README.md"
         atomic_write_text(path, text)
@@ -261,6 +264,22 @@ class DatasetExport:
 
 def _qa_fields(q: dict) -> dict:
     return {k: q[k] for k in QAPair.model_fields if k in q}
+
+
+def _parquet(path: Path, records: list[dict]) -> Path:
+    import io
+
+    import pyarrow as pa
+
+    schema = pa.schema([(k, pa.string()) for k in ("id", "split", "scenario_id", "clip_id")] +
+                       [("variant", pa.int32()), ("frame_index", pa.int32())] +
+                       [(k, pa.string()) for k in ("kind", "template", "topic", "level", "format", "question")] +
+                       [("choices", pa.list_(pa.string()))] +
+                       [(k, pa.string()) for k in ("answer", "rationale", "path", "prompt")])
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(records, schema=schema), buf, compression="zstd")
+    atomic_write_bytes(path, buf.getvalue())
+    return path
 
 
 def _json(path: Path, obj) -> Path:

@@ -75,7 +75,7 @@ def export_som_videos(video_rows: Iterable[dict], out_dir: Path) -> dict[tuple[s
             if not (path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data):
                 atomic_write_bytes(path, bytes(data), fsync=False)
             written[(clip, v, key)] = rel
-            index[clip].append(rel.split("/", 2)[2])
+            index[clip].append(rel.split("/", 1)[1])
     _merge_index(out_dir / "videos", index)
     return written
 

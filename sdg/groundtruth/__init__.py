@@ -7,6 +7,7 @@ from sdg.groundtruth.projection import project_box
 from sdg.groundtruth.visibility import visibility_metrics
 
 __all__ = [
-    "ClipAnnotations", "annotate_clip", "assign_marks", "clip_mark_seed", "frame_events", "box_silhouette", "detect_events",
-    "merge_events", "index_instances", "mask_polygons", "rasterize_polygons", "project_box", "visibility_metrics",
+    "ClipAnnotations", "annotate_clip", "assign_marks", "clip_mark_seed", "frame_events", "box_silhouette",
+    "detect_events", "merge_events", "index_instances", "mask_polygons", "rasterize_polygons", "project_box",
+    "visibility_metrics",
 ]

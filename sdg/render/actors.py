@@ -15,7 +15,15 @@ import numpy as np
 
 from sdg.geometry import rotation_matrix
 from sdg.render.kernels import (
-    KIND_CYLINDER, KIND_ELLIPSOID, MAT_BUS, MAT_CABIN, MAT_CARGO, MAT_LAMP, MAT_PAINT, MAT_PLAIN, MAT_SIGN,
+    KIND_CYLINDER,
+    KIND_ELLIPSOID,
+    MAT_BUS,
+    MAT_CABIN,
+    MAT_CARGO,
+    MAT_LAMP,
+    MAT_PAINT,
+    MAT_PLAIN,
+    MAT_SIGN,
     MAT_WHEEL,
 )
 from sdg.render.primitives import PartList
@@ -51,7 +59,8 @@ def _shade(c, k: float):
 def actor_size(actor: Actor) -> np.ndarray:
     s = np.asarray(actor.size, dtype=np.float64).reshape(-1)
     if s.shape != (3,) or not np.all(np.isfinite(s)):
-        raise ValueError(f"actor {actor.id} ({actor.type_id}): size must be 3 finite metres (L, W, H), got {actor.size!r}")
+        raise ValueError(f"actor {actor.id} ({actor.type_id}): size must be 3 finite metres (L, W, H), "
+                         f"got {actor.size!r}")
     return np.maximum(s, _MIN_DIM)
 
 
@@ -62,7 +71,8 @@ def add_actor_parts(pl: PartList, actor: Actor, owner: int) -> None:
     L, W, H = actor_size(actor)
     tag = CATEGORY_TAG.get(actor.category)
     if tag is None:
-        raise ValueError(f"actor {actor.id}: unknown category {actor.category!r}; expected one of {sorted(CATEGORY_TAG)}")
+        raise ValueError(f"actor {actor.id}: unknown category {actor.category!r}; "
+                         f"expected one of {sorted(CATEGORY_TAG)}")
     kw = dict(tag=tag, inst=int(actor.id), owner=owner)
     if str(actor.attributes.get("render_shape", "")) == "box":
         pl.box(-L / 2, L / 2, -W / 2, W / 2, -H / 2, H / 2, actor.color, **kw)

@@ -5,7 +5,8 @@ Within each split, questions are grouped by (template, topic) and cut, one balan
 uniform distribution over the key's values: the j most frequent values are kept with n_(j) questions each (the j-th
 largest count; j >= 2 chosen to keep the most questions, the larger j on ties), the others dropped; a group whose
 key has a single value is dropped whole (a template that always answers the same teaches a prior). Which questions
-of a value are kept is drawn by the stable hash of their ids. Keys per template (`balance_keys`):
+of a value are kept is drawn by the stable hash of their ids (letters: all four are kept, each cut to the rarest).
+Keys per template (`balance_keys`):
   yes/no                the answer; for `spatial` also whether the blind "lower mark is on the left" policy is right
   multiple choice       the correct option's text (templates whose options are fixed words or time windows), then
                         the letter
@@ -81,7 +82,12 @@ def _uniform_cut(items: list[dict], depth: int, seed) -> list[dict]:
     counts = sorted((len(v) for v in groups.values()), reverse=True)
     if len(counts) < 2:
         return []
-    best_j = max(range(2, len(counts) + 1), key=lambda j: (j * counts[j - 1], j))
+    if next(iter(groups)).startswith("letter="):  # every letter must stay: a missing D is a prior too
+        if len(counts) < len(LETTERS):
+            return []
+        best_j = len(LETTERS)
+    else:
+        best_j = max(range(2, len(counts) + 1), key=lambda j: (j * counts[j - 1], j))
     n = counts[best_j - 1]
     top = sorted(groups, key=lambda v: (-len(groups[v]), v))[:best_j]
     out = []

@@ -345,14 +345,15 @@ def _light_qas(rng, good, n) -> list[QAPair]:
 
 
 def balance_yes_no(frames: Sequence[Sequence[QAPair]], *, seed: int = 0) -> list[list[QAPair]]:
-    """Balance yes/no answers over a clip: `frames` holds each frame's pairs; for every (template, topic) whose
-    answers include "yes" and "no", drop (seeded, uniformly among them) the majority answer's surplus so both
-    counts are equal. Returns new per-frame lists in the same order; other pairs are kept."""
-    by_kind: dict[tuple[str, str], dict[str, list[tuple[int, int]]]] = {}
+    """Balance yes/no answers over a clip: `frames` holds each frame's pairs; for every template whose answers
+    include "yes" and "no", drop (seeded, uniformly among them) the majority answer's surplus so both
+    counts are equal. Returns new per-frame lists in the same order; other pairs are kept. (Balance per topic, e.g.
+    per category of an existence question, needs the whole dataset: sdg.som.balance.)"""
+    by_kind: dict[tuple[str], dict[str, list[tuple[int, int]]]] = {}
     for fi, qas in enumerate(frames):
         for qi, qa in enumerate(qas):
             if qa.answer in ("yes", "no"):
-                key = (qa.template or qa.kind, qa.topic)
+                key = (qa.template or qa.kind,)
                 by_kind.setdefault(key, {"yes": [], "no": []})[qa.answer].append((fi, qi))
     drop: set[tuple[int, int]] = set()
     for kind in sorted(by_kind):

@@ -13,7 +13,8 @@ Templates (`template`, kind, format, level; * = several phrasings chosen by `top
                                                 askable object of the same kind not in such an event -> no
   event_which *         event     MC      easy  "Which marked vehicle runs the red light?" options: the actor and 3
                                                 askable same-kind objects not in such an event
-  event_start_time      temporal  short   easy  t_start, one decimal (only events starting after the first frame)
+  event_start_time      temporal  short   easy  t_start, one decimal (only events starting after the first frame,
+                                                and not within 2 ms of a rounding boundary)
   event_start_frame     temporal  short   easy  first frame with t >= t_start (frames count from 0)
   event_end_time        temporal  short   easy  t_end, one decimal (only events ending before the last frame)
   event_time_bin        temporal  MC      easy  the window [a, a + w) holding t_start among 4 consecutive windows
@@ -277,18 +278,23 @@ def _timed(c: _Ctx) -> list[tuple[VideoEvent, list[Track]]]:
     return out
 
 
+def _clear_decimal(t: float) -> bool:
+    """t rounds to one decimal without sitting on a rounding boundary (x.x5 +- 2 ms): storage noise cannot flip it."""
+    return abs((t * 10.0) % 1.0 - 0.5) > 0.02
+
+
 def _event_times(c: _Ctx) -> Iterable[QAPair]:
     first, last = float(c.f.times[0]), float(c.f.times[-1])
     for ev, trs in _timed(c):
         d = c.desc(ev, trs)
-        if ev.t_start > first + 1e-6:
+        if ev.t_start > first + 1e-6 and _clear_decimal(ev.t_start):
             yield _qa("event_start_time", f"When does {d} begin, in seconds from the start of the video?",
                       f"{ev.t_start:.1f}", f"It begins at {ev.t_start:.2f} s.", topic=ev.kind)
             k = c.f.frame_at(ev.t_start)
             yield _qa("event_start_frame", f"In which frame does {d} begin? Frames are numbered from 0.", str(k),
                       f"It begins at {ev.t_start:.2f} s; frame {k} is the first at or after it "
                       f"({c.f.times[k]:.2f} s).", topic=ev.kind)
-        if ev.t_end < last - 1e-6:
+        if ev.t_end < last - 1e-6 and _clear_decimal(ev.t_end):
             yield _qa("event_end_time", f"When does {d} end, in seconds from the start of the video?",
                       f"{ev.t_end:.1f}", f"It ends at {ev.t_end:.2f} s.", topic=ev.kind)
 
@@ -304,6 +310,8 @@ def _time_bins(c: _Ctx) -> Iterable[QAPair]:
         if ev.t_start <= float(c.f.times[0]) + 1e-6:
             continue
         b = int(np.floor(ev.t_start / w + 1e-9))
+        if min(ev.t_start - b * w, (b + 1) * w - ev.t_start) < 2e-3:
+            continue  # on a window's edge: storage noise could move it to the next window
         feasible = [j for j in range(4) if b - j >= 0 and b - j + 4 <= n_bins]
         if not feasible:
             continue
