@@ -132,7 +132,7 @@ def _near_chance(r: dict, key: str) -> bool:
     """No shortcut: not more than 10 points above chance (or within sampling noise, z < 2). Below chance is no
     shortcut (a blind model trained on other scenarios' answers can do worse than chance); the numbers are in the
     report."""
-    n = r["lower_mark_n"] if key == "lower_mark" else r["n"]
+    n = r["lower_mark_n"] if key == "lower_mark" else r["n_unique"]  # repeats of a question are not new samples
     p = 0.5 if key == "lower_mark" else r["chance"]
     return r[key] - p <= 0.10 or _z(r[key], p, n) < 2
 

@@ -11,7 +11,9 @@ held-out splits (validation + test):
              lower mark), which learns any mark-number policy
   lower_mark the blind mark-number policies (sdg.som.balance.lower_mark_policy) on the templates they apply to
 
-A dataset passes when every kind's baselines stay within 10 points of its chance rate.
+A dataset passes when every kind's baselines stay within 10 points of its chance rate. Questions repeat over the
+frames and variants of a clip (the same question and answer), so the report also gives `n_unique`, the number of
+distinct (clip, question, answer) a significance test should count as independent samples.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from collections import Counter, defaultdict
 from typing import Iterable, Sequence
 
 from sdg.som.balance import MARK_ANSWER_TEMPLATES, chance_of, lower_mark_policy, question_marks
-from sdg.som.formats import LETTERS
+from sdg.som.formats import LETTERS, correct_text
 
 HELD_OUT = ("validation", "test")
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
@@ -127,8 +129,10 @@ def text_only_report(qas: Sequence[dict]) -> dict:
         bow_pred = _predict_bow(q, nb) if nb is not None else None
         bow_ok = (bow_pred == ans) if bow_pred is not None else c
         policy = lower_mark_policy(q)
+        same = (q.get("clip_id"), q["question"], correct_text(q))  # the same question again (another frame)
         for key in (f"kind:{q['kind']}", f"template:{t}"):
             r = rows[key]
+            r["unique"].append(same)
             r["chance"].append(c)
             r["majority"].append(float(maj_ok))
             r["bow"].append(float(bow_ok))
@@ -137,8 +141,9 @@ def text_only_report(qas: Sequence[dict]) -> dict:
     out: dict = {"by_kind": {}, "by_template": {}, "train": len(train), "held_out": len(test)}
     for key, r in sorted(rows.items()):
         group, name = key.split(":", 1)
-        mean = {k: round(sum(v) / len(v), 4) for k, v in r.items() if v}
+        mean = {k: round(sum(v) / len(v), 4) for k, v in r.items() if v and k != "unique"}
         mean["n"] = len(r["chance"])
+        mean["n_unique"] = len(set(r["unique"]))
         mean["lower_mark_n"] = len(r["lower_mark"])
         out["by_kind" if group == "kind" else "by_template"][name] = mean
     return out

@@ -123,8 +123,10 @@ def shuffle_options(qas: Iterable[QAPair], seed) -> list[QAPair]:
     return out
 
 
-def correct_text(qa: QAPair) -> str:
-    """The answer as text: the correct option's text for multiple choice, else the answer itself."""
-    if qa.choices and qa.answer in LETTERS[: len(qa.choices)]:
-        return qa.choices[LETTERS.index(qa.answer)]
-    return qa.answer
+def correct_text(qa) -> str:
+    """The answer as text (QAPair or its dict): the correct option's text for multiple choice, else the answer."""
+    choices = qa.get("choices") if isinstance(qa, dict) else qa.choices
+    answer = str(qa["answer"] if isinstance(qa, dict) else qa.answer)
+    if choices and answer in LETTERS[: len(choices)]:
+        return choices[LETTERS.index(answer)]
+    return answer
