@@ -124,6 +124,12 @@ def _convex_hull(p: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1])
 
 
+def scenario_has_layout(scenario) -> bool:
+    """Whether the scene's own road layout is known (built-in layouts, recordings with an OpenDRIVE map): then the
+    lane-based event detectors (wrong way, red light, jaywalking) ran over every actor."""
+    return getattr(scenario, "kind", "builtin") == "builtin" or getattr(scenario, "xodr", None) is not None
+
+
 def scenario_junctions(scenario) -> list[np.ndarray]:
     """Junction areas of a scenario's own road layout (built-in layouts, recordings with an OpenDRIVE map; the
     layouts are cached), else []."""

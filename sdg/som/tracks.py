@@ -97,6 +97,9 @@ class VideoFacts:
     tracks: dict[int, Track]
     events: list[VideoEvent]
     junctions: list[np.ndarray] = field(default_factory=list)
+    # event kinds whose absence is known: the trajectory detectors always run; wrong-way, red-light and jaywalking
+    # only where the scene's own road layout is known (else "no" answers about them would be guesses)
+    detected_kinds: frozenset = frozenset({"collision", "near_miss", "noncollision"})
 
     @property
     def duration(self) -> float:
@@ -127,11 +130,14 @@ class VideoFacts:
 
 
 # ------------------------------------------------------------------------------------------------ building
+LANE_KINDS = frozenset({"wrong_way", "red_light", "jaywalking"})
+
+
 def build_facts(ann: ClipAnnotations, times: Sequence[float], camera, objects: Sequence[Sequence[Any]],
-                junctions: Sequence[np.ndarray] = ()) -> VideoFacts:
+                junctions: Sequence[np.ndarray] = (), road_known: bool = False) -> VideoFacts:
     """The facts of one video of a clip: `times` the clip's scene times; `objects` per frame the video's object
     records (ObjectAnnotation or dicts, with `survival` set for an augmented variant and `state_visible` as the
-    video shows the lights)."""
+    video shows the lights). road_known: the lane-based event detectors ran (the scene's own road layout)."""
     t = np.asarray(times, dtype=np.float64)
     rel = t - t[0] if len(t) else t
     n = len(t)
@@ -148,7 +154,9 @@ def build_facts(ann: ClipAnnotations, times: Sequence[float], camera, objects: S
     events = clip_events(ann.scene_events, t[0] if n else 0.0, tracks, rel)
     return VideoFacts(times=rel, width=camera.width, height=camera.height, K=np.asarray(camera.K),
                       w2c=np.asarray(camera.world_to_camera), camera_location=np.asarray(camera.location, float),
-                      tracks=tracks, events=events, junctions=[np.asarray(j, float) for j in junctions])
+                      tracks=tracks, events=events, junctions=[np.asarray(j, float) for j in junctions],
+                      detected_kinds=frozenset({"collision", "near_miss", "noncollision"} |
+                                               (LANE_KINDS if road_known else set())))
 
 
 def _track(at: ActorTrack, mark: int, n: int) -> Track:

@@ -10,7 +10,8 @@ Templates (`template`, kind, format, level; * = several phrasings chosen by `top
                                                 collisions -> "Yes", noncollision pairs -> "No"
   event_yn *            event     yes_no  easy  "Is the vehicle marked 3 driving against traffic?" (wrong_way,
                                                 red_light, jaywalking, near_miss): the event's actor(s) -> yes, an
-                                                askable object of the same kind not in such an event -> no
+                                                askable object of the same kind not in such an event -> no (only
+                                                where that kind's detector ran: VideoFacts.detected_kinds)
   event_which *         event     MC      easy  "Which marked vehicle runs the red light?" options: the actor and 3
                                                 askable same-kind objects not in such an event
   event_start_time      temporal  short   easy  t_start, one decimal (only events starting after the first frame,
@@ -216,7 +217,7 @@ def _event_yn(c: _Ctx) -> Iterable[QAPair]:
             yield _qa("event_yn", _YN[kind].format(a=tr.mark), "yes",
                       f"The {tr.noun()} marked {tr.mark} does so from {ev.t_start:.1f} s to {ev.t_end:.1f} s.",
                       topic=kind)
-        others = _same_group(c, kind, actors)
+        others = _same_group(c, kind, actors) if kind in c.f.detected_kinds else []
         pick = c.rng("event_yn_" + kind).permutation(len(others))[:2] if others else []
         for tr in [others[i] for i in sorted(pick)]:
             yield _qa("event_yn", _YN[kind].format(a=tr.mark), "no",
@@ -238,8 +239,8 @@ def _event_yn(c: _Ctx) -> Iterable[QAPair]:
 
 def _event_which(c: _Ctx) -> Iterable[QAPair]:
     for ev in c.f.events:
-        if ev.kind not in (*SINGLE_KINDS, "collision"):
-            continue
+        if ev.kind not in (*SINGLE_KINDS, "collision") or ev.kind not in c.f.detected_kinds:
+            continue  # distractors claim "not this event": only where its absence is known
         trs = c.shown(ev)
         if trs is None:
             continue

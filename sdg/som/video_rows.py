@@ -33,6 +33,7 @@ class ClipVideoInput:
     annotations: ClipAnnotations
     instance: np.ndarray  # (T, H, W)
     junctions: Sequence[np.ndarray] = ()
+    road_known: bool = False  # the lane-based event detectors ran (wrong way, red light, jaywalking)
     per_template: int = 4
     event_videos: bool = True
     rewrite: Callable[[str], str] | None = None  # LLM paraphrase of captions (None: template captions only)
@@ -49,7 +50,7 @@ def video_row(inp: ClipVideoInput, variant: int, frames: Sequence[np.ndarray], o
     records (survival set for augmented variants, state_visible as the video shows the lights); som_frames: the
     all-marks overlays when already drawn."""
     cam = inp.camera
-    facts = build_facts(inp.annotations, inp.times, cam, objects, inp.junctions)
+    facts = build_facts(inp.annotations, inp.times, cam, objects, inp.junctions, inp.road_known)
     name = variant_name(variant)
     qas = shuffle_options(make_video_qa(facts, seed=inp.seed, clip_id=inp.clip_id, variant_name=name,
                                         per_template=inp.per_template), seed=(inp.seed, inp.clip_id, variant))

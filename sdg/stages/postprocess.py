@@ -11,7 +11,7 @@ import pyarrow as pa
 from sdg import __version__
 from sdg.augment.controls import normals_to_rgb
 from sdg.codec import decode_image, encode_array, encode_image
-from sdg.groundtruth.facts import lamp_pixel, scenario_junctions
+from sdg.groundtruth.facts import lamp_pixel, scenario_has_layout, scenario_junctions
 from sdg.model import ROW_SCHEMA, VIDEO_SCHEMA
 from sdg.seeds import stable_seed
 from sdg.som.formats import shuffle_options
@@ -78,6 +78,7 @@ class PostprocessStage(Stage):
         vin = ClipVideoInput(job=spec.job, scenario_id=spec.scenario_id, camera=camera, clip_id=spec.clip_id,
                              split=split, seed=spec.seed, times=clip.times, frame_indices=clip.frame_indices,
                              annotations=ann, instance=clip.instance, junctions=scenario_junctions(spec.scenario),
+                             road_known=scenario_has_layout(spec.scenario),
                              per_template=self.cfg.qa.video_questions_per_template,
                              event_videos=self.cfg.qa.event_videos, rewrite=self.rewrite)
         T = len(clip.times)
