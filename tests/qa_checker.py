@@ -58,10 +58,14 @@ def participants(ev: dict) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------------ frames
-def lamp_pixels_show(image: np.ndarray, instance: np.ndarray, actor_id: int, colour: str) -> bool:
-    """The light's own pixels include lit-lamp pixels of `colour` (bright, saturated, right hue) and none of another
-    lamp colour (hue ranges read off the renderer's lamp colours)."""
+def lamp_pixels_show(image: np.ndarray, instance: np.ndarray, actor_id: int, colour: str, inset: int = 0) -> bool:
+    """The light's own pixels (`inset` px in from its outline) include lit-lamp pixels of `colour` (bright,
+    saturated, right hue) at least as many as of any other lamp colour (hue ranges read off the renderer's lamp
+    colours)."""
     mask = instance == actor_id
+    if inset:
+        mask = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (2 * inset + 1,) * 2),
+                         borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
     if not mask.any():
         return False
     px = image[mask].astype(np.float32) / 255.0
@@ -80,7 +84,7 @@ def check_frame_qa(row: dict, errors: list, checked: Counter) -> None:
     by_mark = {o["mark"]: o for o in good}
     W = row["width"]
     active = [e for e in row["events"] or [] if e["active"]]
-    image = instance = None
+    image = instance = som = None
     for qa in row["qa"] or []:
         t, q, a = qa["template"] or qa["kind"], qa["question"], qa["answer"]
         checked[t] += 1
@@ -137,7 +141,10 @@ def check_frame_qa(row: dict, errors: list, checked: Counter) -> None:
                 assert o["category"] == "traffic_light" and o["state_visible"] is True and o["state"].lower() == a
                 if image is None:
                     image, instance = decode_image(row["image"]), decode_array(row["instance"])
+                    som = decode_image(row["som_image"])
                 assert lamp_pixels_show(image, instance, o["actor_id"], a), "colour not visible in the frame"
+                # and in the Set-of-Mark image the question is shown with (inside the light's outline)
+                assert lamp_pixels_show(som, instance, o["actor_id"], a, inset=1), "colour not visible in SoM"
                 checked["traffic_light_pixels"] += 1
             else:
                 raise AssertionError(f"unknown frame template {t}")
