@@ -58,10 +58,11 @@ def participants(ev: dict) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------------ frames
-def lamp_pixels_show(image: np.ndarray, instance: np.ndarray, actor_id: int, colour: str, inset: int = 0) -> bool:
+def lamp_pixels_show(image: np.ndarray, instance: np.ndarray, actor_id: int, colour: str, inset: int = 0,
+                     dominant: bool = True) -> bool:
     """The light's own pixels (`inset` px in from its outline) include lit-lamp pixels of `colour` (bright,
-    saturated, right hue) at least as many as of any other lamp colour (hue ranges read off the renderer's lamp
-    colours)."""
+    saturated, right hue; with `dominant`, at least as many as of any other lamp colour). Hue ranges read off the
+    renderer's lamp colours."""
     mask = instance == actor_id
     if inset:
         mask = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (2 * inset + 1,) * 2),
@@ -75,7 +76,7 @@ def lamp_pixels_show(image: np.ndarray, instance: np.ndarray, actor_id: int, col
     names = {"red": lit & ((h >= 340) | (h < 22)), "yellow": lit & (h >= 22) & (h < 75),
              "green": lit & (h >= 75) & (h < 200)}
     counts = {k: int(m.sum()) for k, m in names.items()}
-    return counts[colour] >= 1 and counts[colour] >= max(c for k, c in counts.items() if k != colour)
+    return counts[colour] >= 1 and (not dominant or counts[colour] >= max(c for k, c in counts.items() if k != colour))
 
 
 def check_frame_qa(row: dict, errors: list, checked: Counter) -> None:
@@ -143,8 +144,10 @@ def check_frame_qa(row: dict, errors: list, checked: Counter) -> None:
                     image, instance = decode_image(row["image"]), decode_array(row["instance"])
                     som = decode_image(row["som_image"])
                 assert lamp_pixels_show(image, instance, o["actor_id"], a), "colour not visible in the frame"
-                # and in the Set-of-Mark image the question is shown with (inside the light's outline)
-                assert lamp_pixels_show(som, instance, o["actor_id"], a, inset=1), "colour not visible in SoM"
+                # and still there in the Set-of-Mark image the question is shown with (inside the light's outline,
+                # whose own colour may bleed into a thin pole: presence, not dominance)
+                assert lamp_pixels_show(som, instance, o["actor_id"], a, inset=1, dominant=False), \
+                    "colour not visible in SoM"
                 checked["traffic_light_pixels"] += 1
             else:
                 raise AssertionError(f"unknown frame template {t}")
