@@ -8,7 +8,6 @@ from typing import Annotated, Literal, Union
 from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError, field_validator,
                       model_validator)
 
-
 from sdg.yamlio import read_yaml
 
 
@@ -124,6 +123,69 @@ class Augmentation(_Cfg):
     # terrain), like the workflow's filter_semantic_classes.yaml; [] keeps every edge
     edge_filter_classes: list[str | int] | None = None
     cosmos: dict = {}  # extra request fields for Cosmos-Transfer (guidance, num_steps, sigma_max, ...)
+    # a variant whose look leaves more than this fraction of the marked objects lost (sdg.som.survival) is re-drawn
+    # with a milder look (seeded), at most `redraw_attempts` times; 1.0 turns the check off
+    max_lost_fraction: float = Field(0.3, ge=0.0, le=1.0)
+    redraw_attempts: int = Field(2, ge=0, le=8)
+
+
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+class Splits(_Cfg):
+    """Dataset splits by scenario (never by frame or variant). Scenarios are shuffled by the job seed and dealt to
+    the splits in these proportions (largest remainder; every split with a fraction > 0 gets a scenario while there
+    are enough); `assign` pins scenario ids to a split."""
+
+    train: float = Field(0.8, ge=0.0, le=1.0)
+    validation: float = Field(0.1, ge=0.0, le=1.0)
+    test: float = Field(0.1, ge=0.0, le=1.0)
+    assign: dict[str, Literal["train", "validation", "test"]] = {}
+
+    @model_validator(mode="after")
+    def _sum(self):
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + validation + test must be 1, got {total:g}")
+        return self
+
+    def assign_all(self, scenario_ids: list[str], seed: int) -> dict[str, str]:
+        """{scenario id: split} for every id (deterministic in the ids, the fractions and the seed)."""
+        import hashlib  # the same digest as sdg.seeds.stable_seed(seed, "split", id), without importing it
+
+        def key(i: str) -> tuple[bytes, str]:
+            return hashlib.sha256("\x1f".join((str(seed), "split", i)).encode()).digest(), i
+
+        out = {i: self.assign[i] for i in scenario_ids if i in self.assign}
+        free = sorted((i for i in scenario_ids if i not in out), key=key)
+        fractions = {n: getattr(self, n) for n in SPLIT_NAMES}
+        n = len(free)
+        quota = {k: int(f * n) for k, f in fractions.items()}
+        by_remainder = sorted(SPLIT_NAMES, key=lambda k: (-(fractions[k] * n - quota[k]), SPLIT_NAMES.index(k)))
+        for k in by_remainder[: n - sum(quota.values())]:
+            quota[k] += 1
+        wanted = [k for k in SPLIT_NAMES if fractions[k] > 0]
+        for k in wanted:  # a split asked for gets a scenario while another split can spare one
+            if quota[k] == 0:
+                donor = max(wanted, key=lambda d: (quota[d], -SPLIT_NAMES.index(d)))
+                if quota[donor] > 1:
+                    quota[donor] -= 1
+                    quota[k] += 1
+        it = iter(free)
+        for k in SPLIT_NAMES:
+            for _ in range(quota[k]):
+                out[next(it)] = k
+        return out
+
+
+class QASettings(_Cfg):
+    """Question generation. `paraphrase`: rewrite the phase captions with the LLM of `endpoints.llm_url` (prompts
+    backend nim); a paraphrase that drops or alters a fact is rejected and the template text kept."""
+
+    frame_questions_per_kind: int = Field(3, ge=0, le=20)
+    video_questions_per_template: int = Field(4, ge=0, le=50)
+    paraphrase: bool = False
+    event_videos: bool = True  # render a Set-of-Mark video per event (only its actors marked) per variant
 
 
 STAGE_NAMES = ("simulate", "groundtruth", "augment", "postprocess", "write")  # the pipeline's stages, in order
@@ -232,6 +294,8 @@ class JobConfig(_Cfg):
     cameras: list[CameraConfig] = Field(min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
     augmentation: Augmentation = Field(default_factory=Augmentation)
+    splits: Splits = Field(default_factory=Splits)
+    qa: QASettings = Field(default_factory=QASettings)
     backends: Backends = Field(default_factory=Backends)
     endpoints: Endpoints = Field(default_factory=Endpoints)
     resources: Resources = Field(default_factory=Resources)
@@ -260,7 +324,14 @@ class JobConfig(_Cfg):
             for c in s.cameras or []:
                 if c not in names:
                     raise ValueError(f"scenarios.{i}.cameras: unknown camera {c!r} (known: {names})")
+        unknown = sorted(set(self.splits.assign) - set(ids))
+        if unknown:
+            raise ValueError(f"splits.assign: unknown scenario ids {unknown} (scenarios: {ids})")
         return self
+
+    def split_of(self) -> dict[str, str]:
+        """{scenario id: "train" | "validation" | "test"} (see Splits)."""
+        return self.splits.assign_all([s.id for s in self.scenarios], self.seed)
 
 
 def _format_errors(path: str, err: ValidationError) -> str:
@@ -285,7 +356,8 @@ def _resolve_paths(cfg: JobConfig, base: Path) -> JobConfig:
         c.yaml = fix(c.yaml)
     for s in cfg.scenarios:
         if isinstance(s, RecordingScenario):
-            s.log, s.scenario_json, s.camera_yaml, s.xodr = fix(s.log), fix(s.scenario_json), fix(s.camera_yaml), fix(s.xodr)
+            s.log, s.scenario_json = fix(s.log), fix(s.scenario_json)
+            s.camera_yaml, s.xodr = fix(s.camera_yaml), fix(s.xodr)
     return cfg
 
 

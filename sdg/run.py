@@ -150,19 +150,15 @@ def iter_rows(manifest: Manifest, columns: list[str] | None = None):
 
 
 def write_exports(cfg: JobConfig, out: Path, manifest: Manifest) -> dict[str, Path]:
+    """Per split (by scenario): the configured exports, then AI City / WTS / Q&A lines, reports and the card
+    (sdg.export.dataset)."""
+    from sdg.export.dataset import DatasetExport
+
     written = {}
     target = out / "exports"
     target.mkdir(parents=True, exist_ok=True)
+    dataset = DatasetExport(cfg, out, manifest)
     for name in cfg.output.exports:
-        if name == "coco":
-            from sdg.export.coco import export_coco as fn
-        elif name == "odvg":
-            from sdg.export.odvg import export_odvg as fn
-        elif name == "llava":
-            from sdg.export.llava import export_llava as fn
-        elif name == "video":
-            from sdg.export.video import export_videos as fn
-        else:  # pragma: no cover - config validation forbids it
-            continue
-        written[name] = fn(iter_rows(manifest), target)
+        written[name] = dataset.export(name, target)
+    written.update(dataset.finish(target))
     return written

@@ -19,6 +19,9 @@ lights         per frame a (N,7) float32 array: u, v, z, r, g, b, intensity of t
 variants       list of :class:`Variant` (look, prompt, T augmented frames as JPEG,          augment
                provenance), one per augmentation variant
 rows           pyarrow.Table of the clip's dataset rows (schema sdg.model.ROW_SCHEMA)        postprocess
+videos         pyarrow.Table of the clip's video-level rows, one per (clip, variant) with     postprocess
+               variant -1 the simulator's video (schema sdg.model.VIDEO_SCHEMA): video Q&A,
+               phase captions, event ids, tracks, Set-of-Mark videos
 shard          :class:`ShardEntry` of the committed Parquet shard                            write
 =============  ===========================================================================  ===============
 
@@ -43,7 +46,7 @@ from sdg.model import ClipAnnotations, SensorClip
 ScenarioConfig = Union[BuiltinScenario, RecordingScenario]
 
 # every field of ClipWork a stage can add, in pipeline order (spec is always there)
-WORK_FIELDS = ("sensors", "annotations", "controls", "flow", "lights", "variants", "rows", "shard")
+WORK_FIELDS = ("sensors", "annotations", "controls", "flow", "lights", "variants", "rows", "videos", "shard")
 
 
 class ContractError(Exception):
@@ -102,6 +105,8 @@ class Variant:
     prompt: str
     frames: list[bytes]
     provenance: dict[str, Any] = field(default_factory=dict)
+    # per frame {actor id: survival score} when the augment stage already measured it (sdg.som.survival)
+    survival: list[dict[int, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class ShardEntry:
     bytes: int
     sha256: str
     committed_at: float
+    videos: str | None = None  # the clip's video-level Parquet file, relative to the output root
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -131,6 +137,7 @@ class ClipWork:
     lights: list[np.ndarray] | None = None
     variants: list[Variant] | None = None
     rows: Any = None  # pyarrow.Table (not imported here: the model layer needs no pyarrow at import)
+    videos: Any = None  # pyarrow.Table of sdg.model.VIDEO_SCHEMA
     shard: ShardEntry | None = None
 
     @property

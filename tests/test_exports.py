@@ -217,3 +217,65 @@ def test_video_export_writes_decodable_clips(tmp_path):
     clip = read_mp4(folder / "s.cam" / "v1_augmented.mp4")
     assert clip.shape == (5, 32, 48, 3)
     assert abs(float(clip[4].mean()) - (40 * 4 + 60)) < 4
+
+
+def test_llava_keeps_only_the_selected_questions(tmp_path):
+    rows = _rows()
+    rows[0]["qa"] = [dict(q, id=f"r0/{i}") for i, q in enumerate(rows[0]["qa"])]
+    recs = json.loads(export_llava(rows, tmp_path, keep={"r0/1"}).read_text())
+    assert len(recs) == 1 and recs[0]["conversations"][0]["value"].startswith("<image>\nIs the object marked 1")
+
+
+def test_som_videos_and_llava_video_records(tmp_path):
+    import numpy as np
+
+    from sdg.augment.video import encode_mp4, read_mp4
+    from sdg.export.llava import export_llava_video
+    from sdg.export.video import export_som_videos
+    from sdg.model import QAPair
+
+    clip = np.zeros((7, 32, 48, 3), np.uint8)
+    clip[:, 8:20, 10:30] = (220, 40, 40)
+    mp4 = encode_mp4(clip, 10.0)
+    rows = [{"clip_id": "s.cam", "variant": -1, "som_video": mp4, "event_videos": [
+                {"event_id": "collision", "som_video": mp4}, {"event_id": "noncollision_0", "som_video": mp4}]},
+            {"clip_id": "s.cam", "variant": 1, "som_video": mp4, "event_videos": []}]
+    written = export_som_videos(rows, tmp_path)
+    assert written == {("s.cam", -1, "som"): "videos/s.cam/sim_som.mp4",
+                       ("s.cam", -1, "event:collision"): "videos/s.cam/sim_events_collision_som.mp4",
+                       ("s.cam", -1, "event:noncollision_0"): "videos/s.cam/sim_events_noncollision_0_som.mp4",
+                       ("s.cam", 1, "som"): "videos/s.cam/v1_som.mp4"}
+    for rel in written.values():
+        assert read_mp4(tmp_path / rel).shape[0] == 7
+    index = json.loads((tmp_path / "videos" / "index.json").read_text())
+    assert "s.cam/sim_events_collision_som.mp4" in index["s.cam"]  # like the per-clip videos: <clip>/<file>
+    qa = QAPair(question="Is there a car collision between vehicles with numeric IDs 3 and 5? Your final answer "
+                         "should be either Yes or No.", answer="Yes", kind="event", template="collision_pair",
+                id="s.cam/sim/video/collision_pair/0", video="event:collision")
+    path = export_llava_video([(qa, written[("s.cam", -1, "event:collision")])], tmp_path)
+    recs = json.loads(path.read_text())
+    assert recs == [{"id": qa.id, "video": "videos/s.cam/sim_events_collision_som.mp4", "conversations": [
+        {"from": "human", "value": "<image>\n" + qa.question}, {"from": "gpt", "value": "Yes"}]}]
+    with pytest.raises(RowError, match="not in"):
+        export_llava_video([(qa, "videos/s.cam/missing.mp4")], tmp_path)
+
+
+def test_dataset_card_header_names_every_split_file():
+    import yaml
+
+    from sdg.config import parse_config
+    from sdg.export.card import dataset_card
+
+    cfg = parse_config({"name": "j", "cameras": [{"name": "c"}], "scenarios": [{"id": "a"}]})
+    text = dataset_card(cfg, {"train": ["shards/part-a.parquet"], "test": ["shards/part-b.parquet"]},
+                        {"train": ["videos/part-a.parquet"], "test": []}, {"train": "exports/qa/train.parquet"},
+                        {"splits": {"train": ["a"], "test": ["b"]}, "text_only_baseline": {"by_kind": {
+                            "spatial": {"n": 10, "chance": 0.5, "majority": 0.5, "bow": 0.4, "lower_mark": 0.5}}}})
+    head = yaml.safe_load(text.split("---\n")[1])
+    frames = next(c for c in head["configs"] if c["config_name"] == "frames")
+    assert frames["default"] is True
+    assert frames["data_files"] == [{"split": "train", "path": ["shards/part-a.parquet"]},
+                                    {"split": "test", "path": ["shards/part-b.parquet"]}]
+    videos = next(c for c in head["configs"] if c["config_name"] == "videos")
+    assert videos["data_files"] == [{"split": "train", "path": ["videos/part-a.parquet"]}]
+    assert "| spatial | 10 | 0.50 | 0.50 | 0.40 | 0.50 |" in text and "<image>" in text

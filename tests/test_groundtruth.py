@@ -12,6 +12,7 @@ from sdg.groundtruth import (
     annotate_clip,
     assign_marks,
     box_silhouette,
+    clip_mark_seed,
     index_instances,
     mask_polygons,
     project_box,
@@ -214,13 +215,17 @@ def moving_scene():
     return scene([a, b, c, tiny], T=T, events=[ev1, ev2])
 
 
-def test_marks_are_stable_contiguous_and_ordered_by_first_appearance():
+def test_marks_are_stable_contiguous_and_in_a_seeded_random_order():
     sc = moving_scene()
     cam = camera()
     clip = paint(sc, cam)
     assert 0 < (clip.instance[0] == 99).sum() < 16
     ann = annotate_clip(sc, cam, clip, box_silhouette)
-    assert ann.marks == {40: 1, 12: 2, 3: 3}
+    assert set(ann.marks) == {40, 12, 3}  # seen with enough pixels; 99 never is
+    assert ann.marks == assign_marks({40: (0, 1), 12: (0, 1), 3: (2, 1)}, seed=clip_mark_seed(sc, cam, clip))
+    orders = {tuple(sorted(annotate_clip(sc, cam, clip, box_silhouette, mark_seed=s).marks.items()))
+              for s in range(12)}
+    assert len(orders) > 3  # the order depends on the seed only, not on appearance or size
     assert sorted(ann.marks.values()) == list(range(1, len(ann.marks) + 1))
     for t, objs in enumerate(ann.objects):
         for o in objs:
@@ -228,13 +233,16 @@ def test_marks_are_stable_contiguous_and_ordered_by_first_appearance():
         ids = [o.actor_id for o in objs]
         assert 99 in ids  # in view and near enough: reported, but never marked
         assert ids[-1] == 99  # unmarked objects sort last
-    # actor 3 is out of the image in frames 0-1 (not reported), then seen: mark 3 although its id is the smallest
+    # actor 3 is out of the image in frames 0-1 (not reported), then seen
     assert 3 not in by_id(ann.objects[0]) and 3 not in by_id(ann.objects[1])
     assert by_id(ann.objects[2])[3].pixels >= 16
 
 
 def test_assign_marks_tie_breaks():
     assert assign_marks({5: (0, 100), 2: (0, 100), 9: (0, 300), 1: (3, 999)}) == {9: 1, 2: 2, 5: 3, 1: 4}
+    seen = {5: (0, 100), 2: (0, 100), 9: (0, 300), 1: (3, 999)}
+    seeded = assign_marks(seen, seed=7)
+    assert sorted(seeded.values()) == [1, 2, 3, 4] and seeded == assign_marks(dict(reversed(seen.items())), seed=7)
 
 
 def test_events_per_frame_have_marks_and_active_flags():
@@ -244,8 +252,9 @@ def test_events_per_frame_have_marks_and_active_flags():
     assert len(ann.events) == 5
     for t, recs in enumerate(ann.events):
         col, near = recs
-        assert col.kind == "collision" and col.actor_ids == [3, 40] and col.marks == [3, 1]
-        assert near.actor_ids == [99, 12] and near.marks == [2]  # 99 has no mark: omitted
+        m = ann.marks
+        assert col.kind == "collision" and col.actor_ids == [3, 40] and col.marks == [m[3], m[40]]
+        assert near.actor_ids == [99, 12] and near.marks == [m[12]]  # 99 has no mark: omitted
         assert col.active == (t in (2, 3))  # frame times 0.2 and 0.3 are inside [0.2, 0.3]
         assert near.active == (t == 0)
 

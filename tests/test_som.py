@@ -315,3 +315,24 @@ def test_survival_shape_mismatch_and_with_survival():
     out = with_survival(objs, s)
     assert [o["survival"] for o in out] == [0.25, None, None, None]
     assert "survival" not in objs[0]
+
+
+def test_traffic_lights_are_outlined_but_not_tinted():
+    """A traffic light's lit lamp is the answer to its colour question: the overlay keeps its pixels untouched
+    inside the outline."""
+    img, inst, objs = _frame()
+    lights = [dict(o, category="traffic_light") if i == 0 else o for i, o in enumerate(objs)]
+    out = draw_marks(img, lights, instance=inst)
+    labels = layout_marks(img.shape, lights, instance=inst)
+    style = TagStyle.for_image(H, W)
+    lab = next(lab for lab in labels if lab.actor_id == lights[0]["actor_id"])
+    m = (inst == lab.actor_id).astype(np.uint8)
+    tags = np.zeros((H, W), bool)
+    for other in labels:
+        tags[other.rect[1]:other.rect[3], other.rect[0]:other.rect[2]] = True
+    interior = cv2.erode(m, np.ones((2 * style.outline + 3,) * 2, np.uint8), borderType=cv2.BORDER_CONSTANT,
+                         borderValue=0).astype(bool) & ~tags
+    assert interior.sum() > 10 and np.array_equal(out[interior], img[interior])
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    edge = m.astype(bool) & ~cv2.erode(m, cross, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool) & ~tags
+    assert edge.any() and np.all(out[edge] == lab.color)  # still outlined in its mark colour

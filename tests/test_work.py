@@ -96,7 +96,7 @@ def test_the_real_pipeline_satisfies_its_contract_and_drops_fields_when_done():
     assert keep["simulate"] == {"sensors"}
     assert keep["groundtruth"] == {"sensors", "annotations", "controls", "flow", "lights"}
     assert keep["augment"] == {"sensors", "annotations", "controls", "flow", "variants"}  # lights no longer read
-    assert keep["postprocess"] == {"rows"} and keep["write"] == {"shard"}
+    assert keep["postprocess"] == {"rows", "videos"} and keep["write"] == {"shard"}
 
 
 def test_a_stage_whose_input_no_earlier_stage_adds_fails_at_build_time_naming_the_field():

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Iterable
 
 from sdg.export.coco import (
-    ImageNamer, atomic_write_text, category_index, require, visible_box, write_row_image,
+    ImageNamer,
+    atomic_write_text,
+    category_index,
+    require,
+    visible_box,
+    write_row_image,
 )
 from sdg.tags import CATEGORIES
 

@@ -7,8 +7,14 @@ from the camera centre, and whose projected 3D box overlaps the image, even with
 objects are reported with visibility 0 and bbox_2d None: hard negatives). Instance ids that are not scene actors are
 ignored.
 
-Marks: 1..N over the clip by order of first appearance (frame index, then larger pixel count, then actor id), where
-"appearance" means at least `min_pixels` visible pixels; an actor never that visible gets mark 0 in every frame.
+Marks: 1..N over the clip in a seeded random order (a permutation of the actors that ever show at least
+`min_pixels` visible pixels in the clip, drawn from `mark_seed`), so a mark number says nothing about an object's
+size, distance, side or time of appearance; an actor never that visible gets mark 0 in every frame. The marks are
+fixed once per clip: every frame and every augmentation variant of the clip uses the same numbers.
+
+Also per clip: the tracks (world box centre, heading, speed per frame) of every marked actor and every event actor,
+the scene's events with their details, and for traffic lights whether the lit lamp is seen in each frame
+(`state_visible`, sdg.groundtruth.facts.lit_lamp_seen).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from sdg.geometry import Camera
+from sdg.groundtruth.facts import actor_tracks, lit_lamp_seen
 from sdg.groundtruth.masks import InstancePixels, index_instances, mask_polygons
 from sdg.groundtruth.projection import ProjectedBox, project_box
 from sdg.groundtruth.visibility import (
@@ -31,15 +38,27 @@ from sdg.groundtruth.visibility import (
 )
 from sdg.model import Box3D, ClipAnnotations, EventRecord, ObjectAnnotation, SensorClip
 from sdg.scene import Actor, Event, Scene
+from sdg.seeds import stable_seed
 
 EVENT_TIME_TOLERANCE = 1e-6  # seconds: a frame at exactly t_start / t_end is inside the event
 
 
-def assign_marks(first_seen: dict[int, tuple[int, int]]) -> dict[int, int]:
-    """Marks 1..N from {actor_id: (first frame with enough pixels, pixel count in that frame)}: earlier frame first,
-    then more pixels, then smaller actor id."""
-    order = sorted(first_seen, key=lambda a: (first_seen[a][0], -first_seen[a][1], a))
+def assign_marks(first_seen: dict[int, tuple[int, int]], seed: int | None = None) -> dict[int, int]:
+    """Marks 1..N for the actors of {actor_id: (first frame with enough pixels, pixel count in that frame)}.
+    With a `seed`: a seeded random permutation of the actors (taken in actor-id order, so neither appearance nor
+    size matters). Without: by first appearance (earlier frame, then more pixels, then smaller actor id)."""
+    if seed is None:
+        order = sorted(first_seen, key=lambda a: (first_seen[a][0], -first_seen[a][1], a))
+    else:
+        ids = sorted(first_seen)
+        order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
     return {a: i + 1 for i, a in enumerate(order)}
+
+
+def clip_mark_seed(scene: Scene, camera: Camera, clip: SensorClip) -> int:
+    """The default seed of a clip's mark order: its scene, camera and first frame."""
+    first = int(clip.frame_indices[0]) if len(clip.frame_indices) else 0
+    return stable_seed("sdg.marks", scene.name, camera.name, first)
 
 
 def frame_events(events: list[Event], time: float, marks: dict[int, int]) -> list[EventRecord]:
@@ -166,6 +185,7 @@ def annotate_clip(
     max_silhouette_pixels: int = 1 << 20,
     window_margin: float = 1.0,
     silhouette_margin: int = 2,
+    mark_seed: int | None = None,
 ) -> ClipAnnotations:
     """Annotate every frame of `clip` (rendered from `scene` through `camera`).
 
@@ -180,6 +200,7 @@ def annotate_clip(
     max_silhouette_pixels / window_margin: cost caps of the silhouette (sdg.groundtruth.visibility).
     silhouette_margin (px): extra border around the projected box when rendering the silhouette, for renderers
     whose shapes stick slightly out of the box.
+    mark_seed: seed of the clip's random mark order (default: clip_mark_seed, from the scene, camera and window).
     """
     _validate(scene, camera, clip)
     factory = _renderer_silhouettes() if silhouette_fn is None else None
@@ -254,6 +275,8 @@ def annotate_clip(
                     speed=float(speeds[k, i]),
                     state=(a.states[k] if a.states is not None and k < len(a.states) else None),
                     size_source=a.size_source,
+                    state_visible=(lit_lamp_seen(camera, a, k, clip.depth[t], clip.instance[t])
+                                   if a.category == "traffic_light" else None),
                 )
             )
         pending.append(frame)
@@ -276,11 +299,29 @@ def annotate_clip(
         for f, c in zip(frame, frame_counts):
             f["visibility"], f["occlusion"], f["truncation"] = visibility_metrics(f["pixels"], c.s_all, c.s_in)
 
-    marks = assign_marks(first_seen)
+    marks = assign_marks(first_seen, clip_mark_seed(scene, camera, clip) if mark_seed is None else mark_seed)
     objects = []
     for frame in pending:
         objs = [ObjectAnnotation(mark=marks.get(f["actor_id"], 0), **f) for f in frame]
         objs.sort(key=lambda o: (o.mark == 0, o.mark, o.actor_id))
         objects.append(objs)
     events = [frame_events(scene.events, float(clip.times[t]), marks) for t in range(len(pending))]
-    return ClipAnnotations(marks=marks, objects=objects, events=events)
+    tracked = set(marks) | {int(a) for ev in scene.events for a in ev.actor_ids}
+    scene_events = [{"kind": ev.kind, "actor_ids": [int(a) for a in ev.actor_ids], "t_start": float(ev.t_start),
+                     "t_end": float(ev.t_end), "details": _plain(ev.details)} for ev in scene.events]
+    return ClipAnnotations(marks=marks, objects=objects, events=events,
+                           tracks=actor_tracks(scene, [int(k) for k in clip.frame_indices], tracked),
+                           scene_events=scene_events)
+
+
+def _plain(value):
+    """JSON-ready copy of event details (numpy scalars and arrays to Python numbers and lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

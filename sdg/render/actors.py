@@ -15,7 +15,15 @@ import numpy as np
 
 from sdg.geometry import rotation_matrix
 from sdg.render.kernels import (
-    KIND_CYLINDER, KIND_ELLIPSOID, MAT_BUS, MAT_CABIN, MAT_CARGO, MAT_LAMP, MAT_PAINT, MAT_PLAIN, MAT_SIGN,
+    KIND_CYLINDER,
+    KIND_ELLIPSOID,
+    MAT_BUS,
+    MAT_CABIN,
+    MAT_CARGO,
+    MAT_LAMP,
+    MAT_PAINT,
+    MAT_PLAIN,
+    MAT_SIGN,
     MAT_WHEEL,
 )
 from sdg.render.primitives import PartList
@@ -51,7 +59,8 @@ def _shade(c, k: float):
 def actor_size(actor: Actor) -> np.ndarray:
     s = np.asarray(actor.size, dtype=np.float64).reshape(-1)
     if s.shape != (3,) or not np.all(np.isfinite(s)):
-        raise ValueError(f"actor {actor.id} ({actor.type_id}): size must be 3 finite metres (L, W, H), got {actor.size!r}")
+        raise ValueError(f"actor {actor.id} ({actor.type_id}): size must be 3 finite metres (L, W, H), "
+                         f"got {actor.size!r}")
     return np.maximum(s, _MIN_DIM)
 
 
@@ -62,7 +71,8 @@ def add_actor_parts(pl: PartList, actor: Actor, owner: int) -> None:
     L, W, H = actor_size(actor)
     tag = CATEGORY_TAG.get(actor.category)
     if tag is None:
-        raise ValueError(f"actor {actor.id}: unknown category {actor.category!r}; expected one of {sorted(CATEGORY_TAG)}")
+        raise ValueError(f"actor {actor.id}: unknown category {actor.category!r}; "
+                         f"expected one of {sorted(CATEGORY_TAG)}")
     kw = dict(tag=tag, inst=int(actor.id), owner=owner)
     if str(actor.attributes.get("render_shape", "")) == "box":
         pl.box(-L / 2, L / 2, -W / 2, W / 2, -H / 2, H / 2, actor.color, **kw)
@@ -322,20 +332,36 @@ def _pedestrian(pl, actor, L, W, H, **kw):
 
 
 # ------------------------------------------------------------------------------------------ street furniture
-def _traffic_light(pl, actor, L, W, H, **kw):
-    """Pole + housing at the top (facing +x) with three lamps (lamp index 0 red, 1 yellow, 2 green)."""
+LAMP_NAMES = ("red", "yellow", "green")  # lamp index 0, 1, 2, top to bottom
+
+
+def traffic_light_lamps(size) -> list[tuple[str, np.ndarray, float, float]]:
+    """The lamps of the traffic-light model of box size (L, W, H): (state name, lamp face centre in the box frame
+    (3,), disc radius m, disc thickness m), top to bottom. Every lamp faces the box's +x axis: it shows its colour to
+    viewers on the +x side only (the housing hides it from behind and the side)."""
+    L, W, H = (max(float(x), _MIN_DIM) for x in np.asarray(size, dtype=np.float64).reshape(3))
     hh = min(1.05, 0.4 * H)
     lamp_d = min(0.06, 0.2 * L)
     x_front = L / 2 - lamp_d
+    lr = max(min(0.32 * W, 0.3 * hh / 3 * 2, 0.16), 0.02)
+    return [(name, np.array([x_front + lamp_d, 0.0, H / 2 - hh * (i + 0.5) / 3.0]), lr, lamp_d)
+            for i, name in enumerate(LAMP_NAMES)]
+
+
+def _traffic_light(pl, actor, L, W, H, **kw):
+    """Pole + housing at the top with three lamps facing +x (lamp index 0 red, 1 yellow, 2 green; see
+    traffic_light_lamps). A lit lamp is emissive in its colour, so a light whose face is towards the camera shows its
+    state in the rgb frame whatever the sun does."""
+    hh = min(1.05, 0.4 * H)
     pole_r = min(0.09, 0.35 * min(L, W))
     pl.add(KIND_CYLINDER, (0.0, 0.0, -H / 2 + (H - hh) / 2), (pole_r, pole_r, (H - hh) / 2 + 0.01), (95, 98, 100),
            **kw)
+    lamps = traffic_light_lamps((L, W, H))
+    x_front = lamps[0][1][0] - lamps[0][3]
     pl.box(-L / 2, x_front, -W / 2, W / 2, H / 2 - hh, H / 2, (38, 40, 36), **kw)
-    lr = max(min(0.32 * W, 0.3 * hh / 3 * 2, 0.16), 0.02)
-    for i, name in enumerate(("red", "yellow", "green")):
-        z = H / 2 - hh * (i + 0.5) / 3.0
-        pl.add(KIND_CYLINDER, (x_front + lamp_d / 2, 0.0, z), (lr, lr, lamp_d / 2), _TL_DARK[name], mat=MAT_PLAIN,
-               rot=_DISC_X_ROT, lamp=i, lit_color=_TL_LIT[name], **kw)
+    for i, (name, face, lr, lamp_d) in enumerate(lamps):
+        pl.add(KIND_CYLINDER, (x_front + lamp_d / 2, 0.0, face[2]), (lr, lr, lamp_d / 2), _TL_DARK[name],
+               mat=MAT_PLAIN, rot=_DISC_X_ROT, lamp=i, lit_color=_TL_LIT[name], **kw)
 
 
 def _traffic_sign(pl, actor, L, W, H, **kw):

@@ -2,6 +2,7 @@
 
 For every object with a mark > 0 and a tight visible box, `draw_marks` draws
   * a semi-transparent fill of the object's visible mask (from the instance image when given, else its polygons),
+    except for traffic lights (`NO_FILL`): a tint would change the lit lamp's colour, which questions ask about,
   * a crisp outline of that mask, and
   * a tag: a filled rounded box in the mark's colour, bordered and lettered in black or white (whichever contrasts),
     carrying the mark number 1..N, never the raw simulator actor id.
@@ -28,6 +29,7 @@ from sdg.som.records import box_of, get, mark_of
 from sdg.som.survival import SURVIVAL_LOST
 
 FILL_ALPHA = 0.35  # opacity of the mask fill
+NO_FILL = frozenset({"traffic_light"})  # outlined and tagged only: their colour is the answer to a question
 _FONT = cv2.FONT_HERSHEY_DUPLEX
 _GOLDEN = 0.6180339887498949
 
@@ -299,7 +301,7 @@ def draw_marks(image: np.ndarray, objects: Sequence[Any], *, instance: np.ndarra
     style = TagStyle.for_image(height, width)
     # 1. fills, in mark order (later marks blend over earlier ones where masks touch)
     for lab, t in layout:
-        if t.mask.any():
+        if t.mask.any() and str(get(t.obj, "category", "")) not in NO_FILL:
             h, w = t.mask.shape
             region = out[t.y0:t.y0 + h, t.x0:t.x0 + w]
             px = region[t.mask].astype(np.float32)

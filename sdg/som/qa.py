@@ -1,6 +1,6 @@
 """Question/answer pairs from the ground truth of one frame, with the hygiene the VLM benchmarks' post-mortems ask for.
 
-Kinds (`QAPair.kind`), each with one answer-format instruction (`INSTRUCTIONS`, appended by `render_prompt`):
+Kinds (`QAPair.kind`, also the template id), each with one answer-format instruction (sdg.som.formats):
   count          "How many cars are visible?"                        -> "2"            (clean image)
   existence      "Is there a bus in the image?"  POPE-style negatives -> "yes" | "no"   (clean image)
   spatial        "Is the object marked 3 to the left of ... 5?"       -> "yes" | "no"   (SoM image)
@@ -11,15 +11,18 @@ Kinds (`QAPair.kind`), each with one answer-format instruction (`INSTRUCTIONS`, 
   traffic_light  "What colour is the traffic light marked 4?"         -> "red" | "yellow" | "green" (SoM image)
 Kinds in `MARKED_KINDS` name marks and must be shown with the Set-of-Mark image.
 
-Rules: only objects with a mark, a visible box, visibility >= min_visibility and not lost in augmentation
-(survival >= SURVIVAL_LOST when checked) are asked about. Counting and absence are asserted only for categories the
-pipeline annotates exhaustively (`exhaustive`), and a count is asked only when no object of that category is
-borderline (visible but below the threshold), so every answer is unambiguous. Vans count as cars. Existence
-negatives are drawn POPE-style, cycling random / popular (a fixed frequency prior) / adversarial (categories that
-co-occur with the present ones). Yes/no kinds are balanced within a frame where the frame allows and exactly over a
-clip with `balance_yes_no`. Multiple-choice distractors are drawn from the frame's marks (or the fixed event list)
-without looking at the answer, and options are shuffled; QAPair.answer is the letter, QAPair.choices the four
-option texts in A..D order. Everything is a pure function of stable_seed(seed, frame_key) and the inputs.
+Ask only what the frame shows: only objects with a mark, a visible box, visibility >= min_visibility and not lost
+in augmentation (survival >= SURVIVAL_LOST when checked) are asked about. A count is asked only for a category that
+is present (absence is the existence question's job: asking "how many buses" of every frame made "0" a free
+answer), exhaustively annotated (`exhaustive`) and has no borderline object (visible but below the threshold), so
+every answer is unambiguous. Vans count as cars. Existence negatives are drawn POPE-style, cycling random / popular
+(a fixed frequency prior) / adversarial (categories that co-occur with the present ones); `topic` holds the
+category so that answers are balanced per category over the dataset (sdg.som.balance). A traffic light's colour is
+asked only when its lit lamp is seen (`state_visible`: the face towards the camera, unoccluded, the colour still
+visible after augmentation). An event is asked about when its participants are visible; the traffic light of a
+red-light violation is implied by the event and need not be. Multiple-choice distractors are drawn from the frame's
+marks (or the fixed event list) without looking at the answer; letters are dealt by sdg.som.formats.shuffle_options.
+Everything is a pure function of stable_seed(seed, frame_key) and the inputs.
 """
 from __future__ import annotations
 
@@ -30,25 +33,17 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from sdg.seeds import stable_seed
 from sdg.model import QAPair
+from sdg.seeds import stable_seed
+from sdg.som.formats import INSTRUCTIONS, LETTERS, MC_INSTRUCTION, multiple_choice, render_prompt, to_aicity
 from sdg.som.records import box_of, get, mark_of
 from sdg.som.survival import SURVIVAL_LOST
 
+__all__ = ["INSTRUCTIONS", "LETTERS", "MC_INSTRUCTION", "MARKED_KINDS", "balance_yes_no", "majority_baseline",
+           "make_qa", "render_prompt", "to_aicity"]
+
 MIN_VISIBILITY = 0.3
-MC_INSTRUCTION = "Answer with the option's letter from the given choices directly."
-INSTRUCTIONS = {
-    "count": "Answer with a single number.",
-    "existence": "Answer yes or no.",
-    "spatial": "Answer yes or no.",
-    "position": "Answer with one word: left or right.",
-    "distance": "Answer with the mark number only.",
-    "event": MC_INSTRUCTION,
-    "event_kind": MC_INSTRUCTION,
-    "traffic_light": "Answer with one word: red, yellow or green.",
-}
 MARKED_KINDS = frozenset({"spatial", "position", "distance", "event", "event_kind", "traffic_light"})
-LETTERS = "ABCD"
 
 # question groups: category -> group; group -> (singular with article, plural)
 _GROUP_OF = {
@@ -120,28 +115,6 @@ _T_LIGHT = (
 )
 
 
-def render_prompt(qa: QAPair) -> str:
-    """The text shown to the model: the question, then the options "A. ..." one per line (multiple choice), then the
-    kind's single answer-format instruction."""
-    lines = [qa.question]
-    lines += [f"{LETTERS[i]}. {c}" for i, c in enumerate(qa.choices)]
-    instruction = MC_INSTRUCTION if qa.choices else INSTRUCTIONS.get(qa.kind, "")
-    if instruction:
-        lines.append(instruction)
-    return "\n".join(lines)
-
-
-def to_aicity(qa: QAPair) -> dict:
-    """AI City Challenge Track 2 style record {question, a, b, c, d, correct} of a 4-option multiple-choice pair."""
-    if len(qa.choices) != 4 or qa.answer not in LETTERS:
-        raise ValueError(f"to_aicity: needs a 4-option multiple-choice QAPair with a letter answer, got kind "
-                         f"{qa.kind!r} with {len(qa.choices)} choices and answer {qa.answer!r}")
-    rec = {"question": qa.question}
-    rec.update({LETTERS[i].lower(): c for i, c in enumerate(qa.choices)})
-    rec["correct"] = qa.answer.lower()
-    return rec
-
-
 def _marks_text(marks: Sequence[int]) -> str:
     m = [str(x) for x in sorted(marks)]
     return m[0] if len(m) == 1 else ", ".join(m[:-1]) + " and " + m[-1]
@@ -155,19 +128,13 @@ def _shuffled(rng: np.random.Generator, items: Sequence) -> list:
     return [items[i] for i in rng.permutation(len(items))]
 
 
-def _multiple_choice(rng, question: str, kind: str, answer: str, distractors: Sequence[str]) -> QAPair:
-    options = [answer, *distractors[:3]]
-    order = rng.permutation(4)
-    choices = [options[i] for i in order]
-    return QAPair(question=question, answer=LETTERS[int(np.argmax(order == 0))], kind=kind, choices=choices)
-
-
 def _mark_set_distractors(rng, pool: Sequence[int], answer: tuple[int, ...], n: int = 3) -> list[tuple[int, ...]]:
-    """n distinct mark sets from `pool`, none equal to `answer`: uniformly drawn sets of the answer's size, then
-    (when the pool is too small) of neighbouring sizes. Only the answer's size is used, never its members."""
+    """n distinct mark sets from `pool`, none equal to `answer`, uniformly drawn among the sets of the answer's size
+    (the question's event already says how many take part, so a set of another size would be a giveaway); fewer
+    when the pool is too small. Only the answer's size is used, never its members."""
     k = len(answer)
     out: list[tuple[int, ...]] = []
-    for size in (k, k - 1, k + 1, k - 2, k + 2):
+    for size in (k,):
         if size < 1 or size > len(pool) or len(out) >= n:
             continue
         if math.comb(len(pool), size) <= 512:
@@ -188,9 +155,11 @@ def make_qa(objects: Sequence[Any], events: Sequence[Any], *, seed: int, frame_k
             min_visibility: float = MIN_VISIBILITY, max_per_kind: int = 3,
             exhaustive: Iterable[str] = DEFAULT_EXHAUSTIVE) -> list[QAPair]:
     """Q&A pairs for one frame. objects: ObjectAnnotation or dicts (mark, actor_id, category, bbox_2d, distance,
-    visibility, state, survival); events: EventRecord or dicts (kind, actor_ids, active). width/height: image size
-    in pixels. `exhaustive`: categories whose every instance is annotated (only these are counted or said absent).
-    At most `max_per_kind` pairs per kind; the order is kind by kind, as listed in the module docstring."""
+    visibility, state, state_visible, survival); events: EventRecord or dicts (kind, actor_ids, active).
+    width/height: image size in pixels. `exhaustive`: categories whose every instance is annotated (only these are
+    counted or said absent). At most `max_per_kind` pairs per kind; the order is kind by kind, as listed in the
+    module docstring. Ids are "<frame_key>/<kind>/<k>". Multiple-choice pairs come with the correct option first
+    (answer "A"): deal the letters with sdg.som.formats.shuffle_options over the clip."""
     if width <= 0 or height <= 0:
         raise ValueError(f"make_qa: image size must be positive, got {width}x{height} (frame {frame_key!r})")
     rng = np.random.default_rng(stable_seed(seed, frame_key))
@@ -204,9 +173,7 @@ def make_qa(objects: Sequence[Any], events: Sequence[Any], *, seed: int, frame_k
         if box is None or int(get(obj, "pixels", 1)) <= 0:
             continue
         group = _GROUP_OF.get(str(get(obj, "category", "")))
-        survival = get(obj, "survival")
-        ok = (mark_of(obj) > 0 and float(get(obj, "visibility", 0.0)) >= min_visibility
-              and (survival is None or float(survival) >= SURVIVAL_LOST))
+        ok = is_askable(obj, min_visibility)
         if group is not None:
             visible_groups[group] += 1
             if not ok:
@@ -217,25 +184,36 @@ def make_qa(objects: Sequence[Any], events: Sequence[Any], *, seed: int, frame_k
     good_groups = Counter(_GROUP_OF[str(get(o, "category"))] for o in good if str(get(o, "category")) in _GROUP_OF)
 
     qas: list[QAPair] = []
-    qas += _count_qas(rng, good_groups, visible_groups, borderline, exhaustive_groups, max_per_kind)
+    qas += _count_qas(rng, good_groups, borderline, exhaustive_groups, max_per_kind)
     qas += _existence_qas(rng, good_groups, visible_groups, exhaustive_groups, max_per_kind)
     qas += _spatial_qas(rng, good, max_per_kind)
     qas += _position_qas(rng, good, width, max_per_kind)
     qas += _distance_qas(rng, good, max_per_kind)
     qas += _event_qas(rng, good, events, max_per_kind)
     qas += _light_qas(rng, good, max_per_kind)
-    return qas
+    counter: Counter = Counter()
+    out = []
+    for qa in qas:
+        k = counter[qa.kind]
+        counter[qa.kind] += 1
+        out.append(qa.model_copy(update={"template": qa.template or qa.kind, "id": f"{frame_key}/{qa.kind}/{k}"}))
+    return out
 
 
-def _count_qas(rng, good_groups, visible_groups, borderline, exhaustive_groups, n) -> list[QAPair]:
+def is_askable(obj: Any, min_visibility: float = MIN_VISIBILITY) -> bool:
+    """An object a question may name: a mark, a visible box with pixels, visibility >= min_visibility, not lost
+    in augmentation."""
+    if mark_of(obj) <= 0 or box_of(obj) is None or int(get(obj, "pixels", 1)) <= 0:
+        return False
+    survival = get(obj, "survival")
+    return float(get(obj, "visibility", 0.0)) >= min_visibility and \
+        (survival is None or float(survival) >= SURVIVAL_LOST)
+
+
+def _count_qas(rng, good_groups, borderline, exhaustive_groups, n) -> list[QAPair]:
     present = [g for g in _POPULARITY if g in exhaustive_groups and good_groups[g] > 0 and g not in borderline]
-    absent = [g for g in _POPULARITY if g in exhaustive_groups and visible_groups[g] == 0]
-    present = _shuffled(rng, present)
-    chosen = present[: n - 1 if absent else n]
-    if absent and len(chosen) < n:
-        chosen.append(absent[int(rng.integers(len(absent)))])
     return [QAPair(question=_pick(rng, _T_COUNT).format(plural=_NOUNS[g][1]), answer=str(good_groups[g]),
-                   kind="count") for g in chosen]
+                   kind="count", topic=g, format="short") for g in _shuffled(rng, present)[:n]]
 
 
 def _existence_qas(rng, good_groups, visible_groups, exhaustive_groups, n) -> list[QAPair]:
@@ -244,7 +222,7 @@ def _existence_qas(rng, good_groups, visible_groups, exhaustive_groups, n) -> li
     n_pos, n_neg = min(n, len(positives)), min(n, len(absent))
     if n_pos and n_neg:
         n_pos = n_neg = min(n_pos, n_neg)
-    else:  # a frame with only one side gives one question; balance_yes_no evens the clip
+    else:  # a frame with only one side gives one question; the dataset selection evens the rest
         n_pos, n_neg = min(1, n_pos), min(1, n_neg)
     negatives: list[str] = []
     strategies = ("random", "popular", "adversarial")
@@ -261,8 +239,8 @@ def _existence_qas(rng, good_groups, visible_groups, exhaustive_groups, n) -> li
             g = left[int(rng.integers(len(left)))]
         negatives.append(g)
     items = [(g, "yes") for g in positives[:n_pos]] + [(g, "no") for g in negatives]
-    return [QAPair(question=_pick(rng, _T_EXIST).format(a=_NOUNS[g][0]), answer=ans, kind="existence")
-            for g, ans in _shuffled(rng, items)]
+    return [QAPair(question=_pick(rng, _T_EXIST).format(a=_NOUNS[g][0]), answer=ans, kind="existence", topic=g,
+                   format="yes_no") for g, ans in _shuffled(rng, items)]
 
 
 def _spatial_qas(rng, good, n) -> list[QAPair]:
@@ -282,7 +260,7 @@ def _spatial_qas(rng, good, n) -> list[QAPair]:
         first_is_left = (rel == "left") == want_yes
         x, y = (left, right) if first_is_left else (right, left)
         q = _pick(rng, _T_SPATIAL).format(a=mark_of(x), b=mark_of(y), rel=rel)
-        out.append(QAPair(question=q, answer="yes" if want_yes else "no", kind="spatial"))
+        out.append(QAPair(question=q, answer="yes" if want_yes else "no", kind="spatial", format="yes_no"))
         want_yes = not want_yes
     return out
 
@@ -296,8 +274,8 @@ def _position_qas(rng, good, width, n) -> list[QAPair]:
             cands.append((o, "left"))
         elif x1 >= half:
             cands.append((o, "right"))
-    return [QAPair(question=_pick(rng, _T_POSITION).format(m=mark_of(o)), answer=side, kind="position")
-            for o, side in _shuffled(rng, cands)[:n]]
+    return [QAPair(question=_pick(rng, _T_POSITION).format(m=mark_of(o)), answer=side, kind="position",
+                   format="short") for o, side in _shuffled(rng, cands)[:n]]
 
 
 def _distance_qas(rng, good, n) -> list[QAPair]:
@@ -313,8 +291,15 @@ def _distance_qas(rng, good, n) -> list[QAPair]:
         x, y = (near, far) if rng.integers(2) else (far, near)  # the answer is not always named first
         q = _pick(rng, _T_DISTANCE).format(a=mark_of(x), b=mark_of(y),
                                            cmp="closer to" if closer else "farther from")
-        out.append(QAPair(question=q, answer=str(mark_of(near if closer else far)), kind="distance"))
+        out.append(QAPair(question=q, answer=str(mark_of(near if closer else far)), kind="distance", format="short"))
     return out
+
+
+def event_participants(kind: str, actor_ids: Sequence[int]) -> list[int]:
+    """The actors a question about an event names: all of them, except the traffic light of a red-light violation
+    (the event names the vehicle first, then the light it ran), which the event implies."""
+    ids = [int(a) for a in actor_ids]
+    return ids[:1] if kind == "red_light" else ids
 
 
 def _event_qas(rng, good, events, n) -> list[QAPair]:
@@ -325,50 +310,58 @@ def _event_qas(rng, good, events, n) -> list[QAPair]:
         if not bool(get(ev, "active", False)):
             continue
         kind = str(get(ev, "kind", ""))
-        actors = [int(a) for a in get(ev, "actor_ids", [])]
+        if kind not in _EVENT_OPTION:
+            continue  # hard negatives are not events a viewer sees happen
+        actors = event_participants(kind, get(ev, "actor_ids", []))
         if not actors or any(a not in mark_by_actor for a in actors):
-            continue  # an involved actor is not clearly visible: the question would not be answerable
+            continue  # a participant is not clearly visible: the question would not be answerable
         answer = tuple(sorted(mark_by_actor[a] for a in actors))
         distractors = _mark_set_distractors(rng, pool, answer)
         if len(distractors) == 3:
             q = _pick(rng, _T_EVENT).format(event=_EVENT_NOUN.get(kind, "the " + kind.replace("_", " ")))
-            involved_q.append(_multiple_choice(rng, q, "event", _marks_text(answer),
-                                               [_marks_text(d) for d in distractors]))
+            mc = multiple_choice(q, _marks_text(answer), [_marks_text(d) for d in distractors], kind="event",
+                                 topic=kind)
+            if mc is not None:
+                involved_q.append(mc)
         answer_text = _EVENT_OPTION.get(kind, kind.replace("_", " "))
         others = [t for k, t in _EVENT_OPTION.items() if k != kind and t != answer_text]
         q = _pick(rng, _T_EVENT_KIND).format(objects="object" if len(answer) == 1 else "objects",
                                              marks=_marks_text(answer))
-        kind_q.append(_multiple_choice(rng, q, "event_kind", answer_text,
-                                       [others[i] for i in rng.permutation(len(others))[:3]]))
+        mc = multiple_choice(q, answer_text, [others[i] for i in rng.permutation(len(others))[:3]],
+                             kind="event_kind")
+        if mc is not None:
+            kind_q.append(mc)
     return involved_q[:n] + kind_q[:n]
 
 
 def _light_qas(rng, good, n) -> list[QAPair]:
     out = []
-    lights = [o for o in good if str(get(o, "category", "")) == "traffic_light"
+    lights = [o for o in good if str(get(o, "category", "")) == "traffic_light" and get(o, "state_visible") is True
               and str(get(o, "state", "")).lower() in ("red", "yellow", "green")]
     for o in _shuffled(rng, lights)[:n]:
         out.append(QAPair(question=_pick(rng, _T_LIGHT).format(m=mark_of(o)), answer=str(get(o, "state")).lower(),
-                          kind="traffic_light"))
+                          kind="traffic_light", format="short"))
     return out
 
 
 def balance_yes_no(frames: Sequence[Sequence[QAPair]], *, seed: int = 0) -> list[list[QAPair]]:
-    """Balance yes/no answers over a clip: `frames` holds each frame's pairs; for every kind whose answers include
-    "yes" and "no", drop (seeded, uniformly among them) the majority answer's surplus so both counts are equal.
-    Returns new per-frame lists in the same order; other pairs are kept."""
-    by_kind: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    """Balance yes/no answers over a clip: `frames` holds each frame's pairs; for every template whose answers
+    include "yes" and "no", drop (seeded, uniformly among them) the majority answer's surplus so both
+    counts are equal. Returns new per-frame lists in the same order; other pairs are kept. (Balance per topic, e.g.
+    per category of an existence question, needs the whole dataset: sdg.som.balance.)"""
+    by_kind: dict[tuple[str], dict[str, list[tuple[int, int]]]] = {}
     for fi, qas in enumerate(frames):
         for qi, qa in enumerate(qas):
             if qa.answer in ("yes", "no"):
-                by_kind.setdefault(qa.kind, {"yes": [], "no": []})[qa.answer].append((fi, qi))
+                key = (qa.template or qa.kind,)
+                by_kind.setdefault(key, {"yes": [], "no": []})[qa.answer].append((fi, qi))
     drop: set[tuple[int, int]] = set()
     for kind in sorted(by_kind):
         yes, no = by_kind[kind]["yes"], by_kind[kind]["no"]
         major = yes if len(yes) > len(no) else no
         surplus = abs(len(yes) - len(no))
         if surplus:
-            rng = np.random.default_rng(stable_seed(seed, "balance_yes_no", kind))
+            rng = np.random.default_rng(stable_seed(seed, "balance_yes_no", *kind))
             for i in rng.choice(len(major), surplus, replace=False):
                 drop.add(major[int(i)])
     return [[qa for qi, qa in enumerate(qas) if (fi, qi) not in drop] for fi, qas in enumerate(frames)]

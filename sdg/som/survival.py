@@ -139,3 +139,42 @@ def with_survival(objects: Iterable[Any], scores: dict[int, float]) -> list[Any]
         else:
             out.append(obj.model_copy(update={"survival": s}))
     return out
+
+
+# lit-lamp colours by hue (degrees): the renderer's lamps are red ~2, yellow ~45, green ~145
+LAMP_HUES = {"red": ((340.0, 360.0), (0.0, 22.0)), "yellow": ((22.0, 75.0),), "green": ((75.0, 200.0),)}
+LAMP_MIN_SATURATION, LAMP_MIN_VALUE = 0.35, 0.3
+
+
+def colour_name(rgb) -> str | None:
+    """'red' | 'yellow' | 'green' for a saturated, bright enough RGB pixel (0..255), else None."""
+    r, g, b = (float(x) / 255.0 for x in rgb)
+    mx, mn = max(r, g, b), min(r, g, b)
+    if mx < LAMP_MIN_VALUE or mx <= 0 or (mx - mn) / mx < LAMP_MIN_SATURATION:
+        return None
+    d = mx - mn
+    if mx == r:
+        hue = (60.0 * ((g - b) / d)) % 360.0
+    elif mx == g:
+        hue = 60.0 * ((b - r) / d) + 120.0
+    else:
+        hue = 60.0 * ((r - g) / d) + 240.0
+    for name, spans in LAMP_HUES.items():
+        if any(lo <= hue < hi for lo, hi in spans):
+            return name
+    return None
+
+
+def lamp_colour(image: np.ndarray, u: float, v: float, radius: float) -> str | None:
+    """The colour the lamp centred at (u, v) shows in an (H, W, 3) RGB image: the name of its most saturated-and-
+    bright pixel within max(1, radius) px, or None when no pixel there shows a lamp colour."""
+    h, w = image.shape[:2]
+    r = max(1.0, float(radius))
+    x0, x1 = max(0, int(np.floor(u - r))), min(w, int(np.ceil(u + r)) + 1)
+    y0, y1 = max(0, int(np.floor(v - r))), min(h, int(np.ceil(v + r)) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    patch = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float32)
+    mx, mn = patch.max(1), patch.min(1)
+    score = (mx - mn) * mx
+    return colour_name(patch[int(np.argmax(score))])

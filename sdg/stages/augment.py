@@ -6,6 +6,7 @@ from sdg.augment.backends import make_augmenter, make_prompt_source
 from sdg.augment.base import AugmentRequest, choose_look
 from sdg.augment.video import encode_mp4
 from sdg.codec import encode_image
+from sdg.som.redraw import keep_answerable
 from sdg.stages.base import Stage
 from sdg.work import ClipWork, Variant
 
@@ -21,7 +22,7 @@ def encode_control_videos(controls: dict, fps: float) -> dict[str, bytes]:
 
 class AugmentStage(Stage):
     name = "augment"
-    needs = ("sensors", "controls", "lights")
+    needs = ("sensors", "annotations", "controls", "lights")
     adds = ("variants",)
 
     def setup(self) -> None:
@@ -56,13 +57,30 @@ class AugmentStage(Stage):
         provenance = {"augmenter": self.augmenter.name, "prompts": self.prompts.name}
         variants = []
         for req, frames, prompt_prov in zip(reqs, outputs, prompt_provenance):
-            if frames.shape != clip.rgb.shape or frames.dtype != clip.rgb.dtype:
-                raise AugmentMismatch(
-                    f"clip {spec.clip_id} variant {req.look.variant}: augmenter {self.augmenter.name!r} returned "
-                    f"{frames.shape} {frames.dtype}, expected {clip.rgb.shape} {clip.rgb.dtype}; nothing written"
-                )
+            self._check(req, frames, clip.rgb)
+            redrawn: dict = {}
+
+            def reprompt(look, redrawn=redrawn):
+                p = self.prompts.prompt(spec.clip_id, clip.rgb, look, fps)
+                redrawn["provenance"] = p.provenance
+                return p.text
+
+            # a look that leaves too many marked objects lost is re-drawn milder (sdg.som.redraw)
+            req, frames, survival, kept = keep_answerable(
+                req, frames, augment=lambda r: self._check(r, self.augmenter.augment(r), clip.rgb),
+                prompt=reprompt, objects=work.annotations.objects, instance=clip.instance, weather=aug.weather,
+                lighting=aug.lighting, seed=spec.seed, max_lost=aug.max_lost_fraction, attempts=aug.redraw_attempts)
             variants.append(Variant(look=req.look, prompt=req.prompt,
                                     frames=[encode_image(f, "jpeg", q) for f in frames],
-                                    provenance={**prompt_prov, **provenance}))
+                                    provenance={**redrawn.get("provenance", prompt_prov), **provenance, **kept},
+                                    survival=survival))
         work.variants = variants
         return work
+
+    def _check(self, req, frames, rgb):
+        if frames.shape != rgb.shape or frames.dtype != rgb.dtype:
+            raise AugmentMismatch(
+                f"clip {req.clip_id} variant {req.look.variant}: augmenter {self.augmenter.name!r} returned "
+                f"{frames.shape} {frames.dtype}, expected {rgb.shape} {rgb.dtype}; nothing written"
+            )
+        return frames
