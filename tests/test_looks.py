@@ -9,8 +9,17 @@ from sdg.augment.base import Augmenter, AugmentRequest, Look
 from sdg.augment.builtin import BuiltinAugmenter
 from sdg.augment.lights import HEADLIGHT_COLOR, TAILLIGHT_COLOR, project_lights
 from sdg.augment.looks import (
-    LIGHTINGS, ROADS, WEATHERS, detect_windows, fit_road_plane, koschmieder, linear_to_srgb, look_params,
-    luminance, render_look, srgb_to_linear,
+    LIGHTINGS,
+    ROADS,
+    WEATHERS,
+    detect_windows,
+    fit_road_plane,
+    koschmieder,
+    linear_to_srgb,
+    look_params,
+    luminance,
+    render_look,
+    srgb_to_linear,
 )
 from sdg.geometry import SKY_DEPTH, Camera
 from sdg.scene import Actor, GroundMap, Light, Prop, Scene
