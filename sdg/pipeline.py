@@ -13,6 +13,8 @@ Only the Ray adapter here converts work items to and from Ray Data rows (with sd
 from __future__ import annotations
 
 import logging
+import random
+import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from sdg.stages.groundtruth import GroundTruthStage
 from sdg.stages.postprocess import PostprocessStage
 from sdg.stages.simulate import SimulateStage
 from sdg.stages.write import WriteStage
-from sdg.work import WORK_FIELDS, ClipFailed, ClipWork, ContractError, WorkItem
+from sdg.work import WORK_FIELDS, ClipFailed, ClipWork, ContractError, WorkItem, may_retry
 
 log = logging.getLogger("sdg.pipeline")
 
@@ -48,10 +50,12 @@ class StagePlan:
 class Pipeline:
     """Stages in order, checked against each other; ``outputs``: the fields the caller reads from the results."""
 
-    def __init__(self, stages: list[StagePlan], outputs: tuple[str, ...] = ()):
+    def __init__(self, stages: list[StagePlan], outputs: tuple[str, ...] = (), retries: int = 0,
+                 backoff: float = 1.0):
         self.stages = list(stages)
         self.outputs = tuple(outputs)
         self.keep_after = check_contract(self.stages, self.outputs)
+        self.retries, self.backoff = int(retries), float(backoff)  # per clip and stage (see apply_stage)
 
     @property
     def names(self) -> list[str]:
@@ -97,20 +101,30 @@ def build_pipeline(cfg: JobConfig, out_dir) -> Pipeline:
         StagePlan(AugmentStage, (cfg,)),
         StagePlan(PostprocessStage, (cfg,)),
         StagePlan(WriteStage, (cfg, str(out_dir))),
-    ], outputs=("shard",))
+    ], outputs=("shard",), retries=cfg.resources.clip_retries, backoff=cfg.resources.retry_backoff)
 
 
-def apply_stage(stage: Stage, item: WorkItem) -> WorkItem:
+def apply_stage(stage: Stage, item: WorkItem, retries: int = 0, backoff: float = 1.0) -> WorkItem:
     """One stage on one work item: the stage sees ``spec`` and its ``needs`` only and gives back its ``adds``; an
-    exception becomes a ClipFailed (passed through by later stages)."""
+    exception becomes a ClipFailed (passed through by later stages). A transient failure (sdg.work.may_retry) is
+    retried up to ``retries`` times after a jittered, doubling wait starting at ``backoff`` seconds; the failure
+    records how many attempts were made."""
     if isinstance(item, ClipFailed):
         return item
-    try:
-        out = stage.process(item.only(stage.needs))
-        return item.updated(out, stage.adds)
-    except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
-        log.debug("stage %s failed on %s:\n%s", stage.name, item.clip_id, traceback.format_exc())
-        return ClipFailed.of(item.clip_id, stage.name, e)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            out = stage.process(item.only(stage.needs))
+            return item.updated(out, stage.adds)
+        except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
+            log.debug("stage %s failed on %s:\n%s", stage.name, item.clip_id, traceback.format_exc())
+            if attempt > retries or not may_retry(e):
+                return ClipFailed.of(item.clip_id, stage.name, e, attempts=attempt)
+            wait = min(60.0, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            log.warning("stage %s failed on clip %s (%s: %s); retry %d/%d in %.1f s", stage.name, item.clip_id,
+                        type(e).__name__, str(e)[:200], attempt, retries, wait)
+            time.sleep(wait)
 
 
 # ------------------------------------------------------------------------------------------------ executors
@@ -121,7 +135,7 @@ def run_local(pipeline: Pipeline, items: Iterable[ClipWork]) -> Iterator[WorkIte
         s.setup()
     for item in items:
         for s, keep in zip(stages, pipeline.keep_after):
-            item = apply_stage(s, item)
+            item = apply_stage(s, item, pipeline.retries, pipeline.backoff)
             if isinstance(item, ClipWork):
                 item = item.only(keep)
         yield item
@@ -130,7 +144,7 @@ def run_local(pipeline: Pipeline, items: Iterable[ClipWork]) -> Iterator[WorkIte
 _WORKER_STAGES: dict = {}
 
 
-def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool):
+def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, retries: tuple[int, float] = (0, 1.0)):
     """The Ray Data function of one stage: decode the fields it needs from each row, run it, encode what it adds,
     copy what later stages need, drop the rest. Stateless stages are built once per worker process and run: worker
     processes outlive runs, so that cache is keyed by the run too."""
@@ -154,7 +168,7 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool):
         ids, blobs = [], []
         for i in range(batch.num_rows):
             blob = batch.column("work")[i].as_buffer()
-            item = apply_stage(stage, decode_item(blob, stage.needs))
+            item = apply_stage(stage, decode_item(blob, stage.needs), *retries)
             ids.append(item.clip_id)
             blobs.append(update_item(blob, item, stage.adds, keep))
         return pa.table({"clip_id": pa.array(ids, pa.string()), "work": pa.array(blobs, pa.large_binary())})
@@ -190,18 +204,21 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[WorkItem]:
     ds = ray.data.from_arrow([
         pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary())})
         for w in items])
+    retries = (pipeline.retries, pipeline.backoff)
     for plan, keep in zip(pipeline.stages, pipeline.keep_after):
-        fp = plan.build().footprint
+        fp = plan.build().reserved()
         common = dict(batch_size=1, batch_format="pyarrow", num_cpus=fp.num_cpus)
         if fp.num_gpus:
             common["num_gpus"] = fp.num_gpus
         if fp.resources:
             common["resources"] = dict(fp.resources)
+        # a clip whose worker process dies is re-run by Ray at most `retries` times (dead actors are replaced)
         if fp.actors:
-            ds = ds.map_batches(_row_fn(plan, keep, run_token, cached=False), compute=ActorPoolStrategy(size=fp.actors),
-                                **common)
+            ds = ds.map_batches(_row_fn(plan, keep, run_token, False, retries),
+                                compute=ActorPoolStrategy(size=fp.actors), max_restarts=-1,
+                                max_task_retries=pipeline.retries, **common)
         else:
-            ds = ds.map_batches(_row_fn(plan, keep, run_token, cached=True), **common)
+            ds = ds.map_batches(_row_fn(plan, keep, run_token, True, retries), max_retries=pipeline.retries, **common)
     for row in ds.iter_rows():
         yield decode_item(row["work"], pipeline.outputs)
 

@@ -30,6 +30,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 from urllib.parse import quote
@@ -63,6 +64,8 @@ class CosmosRequestError(CosmosError):
 
 class CosmosUnavailable(CosmosError):
     """Transient failures (connection, 5xx, worker restarts, timeouts) persisted through every retry."""
+
+    retryable = True  # the clip may still succeed later (sdg.work.may_retry)
 
 
 class CosmosOutputMismatch(CosmosError):
@@ -216,6 +219,7 @@ class CosmosTransferClient:
         self._lock = threading.Lock()
         self._download_dir = tempfile.mkdtemp(prefix="sdg-cosmos-dl-")
         self._rng = random.Random()
+        self.retries_used = 0  # retries this client has made so far (all requests), for the run summary
 
     def __getstate__(self) -> dict:
         """Picklable (Ray ships clients to actors): the connection, lock and download folder are per process."""
@@ -435,10 +439,14 @@ class CosmosTransferClient:
             with tempfile.TemporaryDirectory(prefix="sdg-cosmos-") as tmp:
                 return self._attempt(req, names, tmp)
 
+        def wait(seconds: float) -> None:  # retry() sleeps once per retry: count them
+            self.retries_used += 1
+            time.sleep(seconds)
+
         try:
             frames = retry(once, retries=self.retries, is_transient=_classify, base=self.backoff,
                            cap=self.max_backoff, what=f"Cosmos-Transfer {self.endpoint} clip {req.clip_id}",
-                           logger=log, rng=self._rng)
+                           logger=log, rng=self._rng, sleep=wait)
         except _Transient as e:
             raise CosmosUnavailable(
                 f"Cosmos-Transfer at {self.endpoint}: {e} (clip {req.clip_id}; gave up after {self.retries + 1} "
@@ -493,9 +501,11 @@ def make_augmenter_client(cfg) -> CosmosTransferClient:
                     redact_url(urls[0]))
     aug = cfg.augmentation
     try:
+        ep = cfg.endpoints
         return CosmosTransferClient(urls[0], controls=list(aug.controls),
                                     control_weights={k: v for k, v in aug.control_weights.items()},
-                                    options=dict(aug.cosmos))
+                                    options=dict(aug.cosmos), timeout=ep.cosmos_timeout, retries=ep.cosmos_retries,
+                                    backoff=ep.cosmos_backoff)
     except ValueError as e:
         raise ConfigError(f"{src}: augmentation: {e}") from None
 

@@ -54,17 +54,27 @@ class AugmentStage(Stage):
                 control_videos=control_videos, camera=camera,
             ))
         many = getattr(self.augmenter, "augment_many", None)
-        outputs = many(reqs) if many else [self.augmenter.augment(r) for r in reqs]
+        retries: list[int | None] = [None] * len(reqs)  # per variant, when the augmenter counts its retries
+        if many:
+            outputs = many(reqs)
+        else:
+            outputs = []
+            for i, r in enumerate(reqs):
+                before = getattr(self.augmenter, "retries_used", None)
+                outputs.append(self.augmenter.augment(r))
+                if before is not None:
+                    retries[i] = self.augmenter.retries_used - before
         q = self.cfg.output.jpeg_quality
         provenance = {"augmenter": self.augmenter.name, "prompts": self.prompts.name}
         variants = []
-        for req, frames in zip(reqs, outputs):
+        for req, frames, n_retries in zip(reqs, outputs, retries):
             if frames.shape != clip.rgb.shape or frames.dtype != clip.rgb.dtype:
                 raise AugmentMismatch(
                     f"clip {spec.clip_id} variant {req.look.variant}: augmenter {self.augmenter.name!r} returned "
                     f"{frames.shape} {frames.dtype}, expected {clip.rgb.shape} {clip.rgb.dtype}; nothing written"
                 )
-            variants.append(Variant(look=req.look, prompt=req.prompt, frames=[encode_image(f, "jpeg", q) for f in frames],
-                                    provenance=dict(provenance)))
+            prov = dict(provenance) if n_retries is None else {**provenance, "retries": n_retries}
+            jpegs = [encode_image(f, "jpeg", q) for f in frames]
+            variants.append(Variant(look=req.look, prompt=req.prompt, frames=jpegs, provenance=prov))
         work.variants = variants
         return work

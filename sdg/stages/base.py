@@ -7,7 +7,7 @@ a work item holding only ``spec`` and its ``needs``, and take only its ``adds`` 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from sdg.config import JobConfig
@@ -33,6 +33,15 @@ class Stage:
     @property
     def footprint(self) -> Footprint:
         return Footprint(num_cpus=self.cfg.resources.stage_cpus)
+
+    def reserved(self) -> Footprint:
+        """What the executor reserves per task/actor: ``footprint`` plus the custom Ray resources the job config
+        gives this stage (``resources.stage_resources[<stage name>]``, e.g. ``{"carla": 1}``)."""
+        fp = self.footprint
+        extra = self.cfg.resources.stage_resources.get(self.name) if self.cfg is not None else None
+        if not extra:
+            return fp
+        return replace(fp, resources=tuple(sorted({**dict(fp.resources), **extra}.items())))
 
     def setup(self) -> None:
         """Expensive, once per worker (connect to servers, load models, warm up JIT)."""
