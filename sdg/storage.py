@@ -78,7 +78,8 @@ def _split(uri: str) -> tuple[str, str]:
     p = urlsplit(uri)
     scheme = p.scheme.lower()
     if p.username or p.password or "@" in p.netloc:
-        raise StorageError(f"{_redact(uri)}: credentials do not belong in the output location; set them in the "
+        shown = f"{scheme}://***@{p.netloc.rsplit('@', 1)[-1]}{p.path}"
+        raise StorageError(f"{shown}: credentials do not belong in the output location; set them in the "
                            "environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, an instance profile, "
                            "GOOGLE_APPLICATION_CREDENTIALS) and pass the bare URI")
     if p.query or p.fragment:
@@ -92,8 +93,9 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=16)
-def _remote_fs(scheme: str, bucket: str):
-    """One filesystem object per (scheme, bucket) and process (S3 resolves the bucket's region once)."""
+def _remote_fs(scheme: str, bucket: str, endpoint: str | None = None):
+    """One filesystem object per (scheme, bucket, endpoint) and process (S3 resolves the bucket's region once).
+    ``endpoint`` only keys the cache: pyarrow reads it from the environment."""
     import pyarrow.fs as pafs
 
     try:
@@ -158,7 +160,8 @@ class Location:
 
             return pafs.LocalFileSystem()
         try:
-            return _remote_fs(self.scheme, self.bucket)
+            return _remote_fs(self.scheme, self.bucket,
+                              os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
         except StorageError:
             raise
         except Exception as e:  # noqa: BLE001 - region lookup, DNS, credentials
@@ -196,7 +199,7 @@ class Location:
 
     def check_writable(self) -> None:
         """Raise :class:`StorageError` unless files can be published here (the folder is created if missing; on an
-        object store the bucket must exist). Leaves nothing behind."""
+        object store the bucket must exist). Leaves no file behind (pyarrow may leave an empty folder marker)."""
         probe = f".sdg-write-probe-{uuid.uuid4().hex[:12]}{TMP_SUFFIX}"
         if self.local:
             root = Path(self.root)
@@ -266,9 +269,11 @@ class Location:
         import pyarrow.fs as pafs
 
         infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+        root = self.root.strip("/") + "/"
         for info in infos:
-            if info.type == pafs.FileType.File:
-                out[info.path[len(self.root):].lstrip("/")] = int(info.size or 0)
+            path = info.path.lstrip("/")
+            if info.type == pafs.FileType.File and path.startswith(root):
+                out[path[len(root):]] = int(info.size or 0)
         return out
 
     # -------------------------------------------------------------------------------------------- writing
