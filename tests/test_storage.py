@@ -10,14 +10,13 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
+from conftest import small_job
+from test_shards import _table
 
 from sdg.config import ConfigError, parse_config
 from sdg.export.shards import FRAMES, Manifest, write_clip, write_shard
 from sdg.model import ROW_SCHEMA
 from sdg.storage import Location, StorageError, open_location
-from test_shards import _table
-
-from conftest import small_job
 
 
 # ------------------------------------------------------------------------------------------------ URIs
