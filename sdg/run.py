@@ -282,7 +282,8 @@ def run_job(cfg: JobConfig, out_dir=None, executor: str = "ray", exports: bool =
     if removed:
         log.warning("removed %d uncommitted file(s) left by an earlier run", len(removed))
     manifest.configs[plan.config_fp] = plan.config
-    manifest.save(config=json.loads(cfg.model_dump_json()), planned=[s.clip_id for s in specs])
+    manifest.save(config=json.loads(cfg.model_dump_json()), config_fingerprint=plan.config_fp,
+                  planned=[s.clip_id for s in specs])
     if plan.todo:
         todo = [ClipWork(spec=s) for s in plan.todo]
         if executor == "local" and cfg.backends.serve != "never":

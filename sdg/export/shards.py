@@ -10,7 +10,7 @@ or none is, and files not listed (a crash between publish and commit) are remove
 
 ``manifest.json`` (format 2)::
 
-    {"format": 2, "job": name, "location": uri, "config": {...last run's config...},
+    {"format": 2, "job": name, "location": uri, "config": {...last run's config...}, "config_fingerprint": ...,
      "configs": {config fingerprint: {dotted config field: value}},        # what the fingerprints were made of
      "clips": {clip_id: {"clip_id", "shard", "rows", "bytes", "sha256", "committed_at",
                          "files": {table: {"path", "rows", "bytes", "sha256"}},
@@ -188,7 +188,7 @@ class Manifest:
         self.data.update(extra)
         self.data["format"] = FORMAT
         self.data["location"] = self.location.uri
-        used = {e.get("config_fingerprint") for e in self.clips.values()}
+        used = {e.get("config_fingerprint") for e in self.clips.values()} | {self.data.get("config_fingerprint")}
         self.data["configs"] = {k: v for k, v in self.configs.items() if k in used}
         self.location.write_bytes(MANIFEST, json.dumps(self.data, indent=1, sort_keys=True).encode())
 
