@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from conftest import small_job
+
 from sdg.codec import decode_array, decode_image
 from sdg.config import parse_config
 from sdg.model import GROUND_TRUTH_COLUMNS, ROW_SCHEMA
@@ -225,7 +225,8 @@ def test_killed_run_resumes_without_losing_or_duplicating_frames(tmp_path):
     man = json.loads((out / "manifest.json").read_text())
     assert sorted(man["clips"]) == ["col.corner.f00000", "col.corner.f00002", "col.corner.f00004"]
     assert set(man["last_run"]["skipped"]) >= set(committed)
-    frames = sorted(f for e in man["clips"].values() for f in pq.read_table(out / e["shard"])["frame_index"].to_pylist())
+    frames = sorted(f for e in man["clips"].values()
+                    for f in pq.read_table(out / e["shard"])["frame_index"].to_pylist())
     assert frames == list(range(6))
     assert sorted(x.name for x in (out / "shards").iterdir()) == [
         "part-col.corner.f00000.parquet", "part-col.corner.f00002.parquet", "part-col.corner.f00004.parquet"]
