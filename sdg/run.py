@@ -274,6 +274,9 @@ def run_job(cfg: JobConfig, out_dir=None, executor: str = "ray", exports: bool =
         wipe(loc)
     manifest = Manifest(loc, job=cfg.name)
     plan = plan_resume(cfg, specs, manifest)
+    if plan.todo and executor != "local":  # reach the cluster before anything is written
+        init_ray(cfg, ray_address, node_ip)
+        check_cluster_resources(pipeline)
     result = RunResult(out_dir=loc.display(), skipped=plan.skipped, redone=plan.redone)
     for line in result.reasons():
         log.warning("%s", line)
@@ -304,8 +307,7 @@ def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address,
     if executor == "local":
         stream = run_local(pipeline, todo)
     else:
-        init_ray(cfg, ray_address, node_ip)
-        check_cluster_resources(pipeline)
+        init_ray(cfg, ray_address, node_ip)  # already done by run_job unless called on its own
         from ray.data import DataContext
 
         from sdg.serving.contract import uses_serve

@@ -205,6 +205,7 @@ class Location:
             root = Path(self.root)
             if root.exists() and not root.is_dir():
                 raise StorageError(f"output location {self.root} is a file, not a folder; {_WHAT_TO_DO}")
+            created = [p for p in (root, *root.parents) if not p.exists()]
             try:
                 root.mkdir(parents=True, exist_ok=True)
                 (root / probe).write_bytes(b"")
@@ -213,6 +214,12 @@ class Location:
                 reason = e.strerror or type(e).__name__
                 raise StorageError(f"output location {self.root} is not writable ({reason}: "
                                    f"{e.filename or self.root}); {_WHAT_TO_DO}") from None
+            finally:
+                for p in created:  # folders appear with the first file published, not before
+                    try:
+                        p.rmdir()
+                    except OSError:
+                        break
             return
         import pyarrow.fs as pafs
 
