@@ -317,7 +317,9 @@ def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address,
         if uses_serve(cfg):
             deployment = deploy(cfg)
         # a clip whose task still fails after Ray's retries (its worker died every time) loses only that clip
-        DataContext.get_current().max_errored_blocks = -1
+        ctx = DataContext.get_current()
+        errored.saved = ctx.max_errored_blocks
+        ctx.max_errored_blocks = -1
         errored.attach()
         stream = run_ray(pipeline, todo)
     try:
@@ -327,6 +329,10 @@ def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address,
         errored.records.append(("pipeline", e))
     finally:
         errored.detach()
+        if errored.saved is not None:
+            from ray.data import DataContext
+
+            DataContext.get_current().max_errored_blocks = errored.saved
         if deployment is not None:
             from sdg.serving.deploy import shutdown
 
@@ -370,6 +376,7 @@ class _ErroredBlocks(logging.Handler):
     def __init__(self):
         super().__init__(logging.ERROR)
         self.records: list[tuple[str, BaseException | None]] = []
+        self.saved: int | None = None  # DataContext.max_errored_blocks before the run
 
     def emit(self, record: logging.LogRecord) -> None:
         m = self._OP.search(record.getMessage())

@@ -11,10 +11,12 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +52,8 @@ class RayNodes:
     def __init__(self, root: Path, env: dict | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.temp_dir = self.root / "ray"
+        # Ray's socket paths live under --temp-dir and must stay under 107 bytes: a short private folder
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="sdg-ray-", dir="/tmp"))
         self.token_path = self.root / "auth_token"
         self.token_path.write_text(secrets.token_hex(32))  # the cluster's token, like ~/.ray/auth_token
         self.token_path.chmod(0o600)
@@ -62,6 +65,7 @@ class RayNodes:
                     "RAY_USAGE_STATS_ENABLED": "0",
                     "AUTOSCALER_METRIC_PORT": str(free_port()), "DASHBOARD_METRIC_PORT": str(free_port())}
         self.sessions: list[int] = []
+        self._taken: set[int] = {int(self.env["AUTOSCALER_METRIC_PORT"]), int(self.env["DASHBOARD_METRIC_PORT"])}
         self.gcs_port = self.dashboard_port = None
         self.logs: list[Path] = []
 
@@ -81,21 +85,38 @@ class RayNodes:
                                     start_new_session=True, cwd=self.root)
             self.sessions.append(proc.pid)  # the session leader's pid is the session id
             rc = proc.wait(timeout=180)
+        text = log.read_text()
+        if rc != 0 and "timed out during startup" in text and self.pids():
+            # `ray start` gives its raylet 30 s (hard-coded) to register; on a loaded machine it registers later
+            # and the node joins all the same: wait_for_nodes() decides
+            return
         if rc != 0:
-            raise RuntimeError(f"{name}: {' '.join(argv[:3])} exited {rc}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"{name}: {' '.join(argv[:3])} exited {rc}:\n{text[-3000:]}")
+
+    def _port(self) -> int:
+        """A free port no other component of this cluster was given (nor in a worker port range)."""
+        while True:
+            p = free_port()
+            if p not in self._taken:
+                self._taken.add(p)
+                return p
 
     def _node_ports(self) -> list[str]:
-        lo, hi = free_range()
-        return ["--dashboard-agent-listen-port", str(free_port()), "--metrics-export-port", str(free_port()),
-                "--runtime-env-agent-port", str(free_port()), "--min-worker-port", str(lo), "--max-worker-port",
+        while True:
+            lo, hi = free_range()
+            if not self._taken & set(range(lo, hi + 1)):
+                break
+        self._taken |= set(range(lo, hi + 1))
+        return ["--dashboard-agent-listen-port", str(self._port()), "--metrics-export-port", str(self._port()),
+                "--runtime-env-agent-port", str(self._port()), "--min-worker-port", str(lo), "--max-worker-port",
                 str(hi), "--disable-usage-stats"]
 
     def start_head(self, num_cpus: float, resources: dict | None = None) -> None:
-        self.gcs_port, self.dashboard_port = free_port(), free_port()
+        self.gcs_port, self.dashboard_port = self._port(), self._port()
         self._start([str(BIN / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port",
                      str(self.gcs_port), "--num-cpus", str(num_cpus), "--resources", json.dumps(resources or {}),
                      "--temp-dir", str(self.temp_dir), "--dashboard-host", "127.0.0.1", "--dashboard-port",
-                     str(self.dashboard_port), "--ray-client-server-port", str(free_port()), *self._node_ports()],
+                     str(self.dashboard_port), "--ray-client-server-port", str(self._port()), *self._node_ports()],
                     "head")
 
     def add_worker(self, num_cpus: float, resources: dict | None = None) -> None:
@@ -120,7 +141,7 @@ class RayNodes:
                     pass
         return out
 
-    def wait_for_nodes(self, n: int, timeout: float = 120) -> list[dict]:
+    def wait_for_nodes(self, n: int, timeout: float = 180) -> list[dict]:
         deadline = time.time() + timeout
         while time.time() < deadline:
             r = self.ray("list", "nodes", "--address", self.dashboard, "--format", "json", timeout=60)
@@ -143,4 +164,6 @@ class RayNodes:
             while self.pids() and time.time() < deadline:
                 time.sleep(0.2)
             if not self.pids():
-                return
+                break
+        if not self.pids():
+            shutil.rmtree(self.temp_dir, ignore_errors=True)

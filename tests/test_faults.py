@@ -206,22 +206,27 @@ def test_clip_failing_after_its_retries_is_recorded_exit_1_and_made_next_run(cos
     assert frames_of(out) == [(c, 0, f) for c in CLIPS for f in (int(c[-1]), int(c[-1]) + 1)]
 
 
+def _simulating() -> bool:
+    """Whether a simulate actor of this test's cluster is running a clip (the pipeline is under way)."""
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "MapBatches(simulate)" in " ".join(p.cmdline()) and _mid_clip(" ".join(p.cmdline()).strip()):
+                return True
+        except (psutil.Error, OSError):
+            pass
+    return False
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_serve_replica_killed_mid_run(ray_cluster, tmp_path):
-    """The builtin augmenter behind the `augment` Serve app; its replica is SIGKILLed once the first clip is
-    committed. Serve starts a new replica, the augment stage retries the clip, the job completes."""
+    """The builtin augmenter behind the `augment` Serve app; its replica is SIGKILLed while the first clip is being
+    simulated (before any clip reached it). Serve starts a new replica, the augment stage retries the calls that hit
+    the dead one, the job completes."""
     out = tmp_path / "out"
     cfg = parse_config(three_clips(backends={"serve": "always"},
                                    resources={"clip_retries": 5, "retry_backoff": 2.0}))
-
-    def first_commit() -> bool:
-        try:
-            return bool(json.loads((out / "manifest.json").read_text())["clips"])
-        except (OSError, ValueError, KeyError):
-            return False
-
-    with Killer("ServeReplica:augment:Augmenter", after=first_commit) as k:
+    with Killer("ServeReplica:augment:Augmenter", after=_simulating) as k:
         res = run_job(cfg, out, executor="ray", exports=False)
     assert len(k.killed) == 1, k.seen
     killed_pid = k.killed[0][0]
