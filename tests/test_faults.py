@@ -106,6 +106,7 @@ def test_simulator_actor_killed_mid_clip(ray_cluster, tmp_path):
     with Killer("MapBatches(simulate)", _mid_clip) as k:
         first = run_job(cfg, out, executor="ray", exports=False)
     assert len(k.killed) == 1, k.seen
+    first_kill = k.killed[0][0]
     assert not first.ok and first.failed and set(first.failed) | set(first.committed) == set(CLIPS)
     man = json.loads((out / "manifest.json").read_text())
     for clip in first.failed:
@@ -126,6 +127,9 @@ def test_simulator_actor_killed_mid_clip(ray_cluster, tmp_path):
     assert [p for p in k.seen if p != killed_pid], "no simulate actor replaced the killed one"
     assert frames_of(out) == [(c, 0, f) for c in CLIPS for f in (int(c[-1]), int(c[-1]) + 1)]
     assert json.loads((out / "manifest.json").read_text())["failed"] == {}
+    print(f"\nFIGURES simulator kill: retries=0 run: killed pid {first_kill} mid-clip, failed "
+          f"{sorted(first.failed)}, committed {sorted(first.committed)}; retries=2 run: killed pid {killed_pid}, Ray "
+          f"re-ran it, committed {sorted(second.committed)}, frames exactly once: {len(frames_of(out))} rows")
 
 
 # ------------------------------------------------------------------------------------------------ Cosmos faults
@@ -166,6 +170,8 @@ def test_cosmos_503_and_timeouts_are_retried_with_backoff(cosmos_server, tmp_pat
         per_variant += sum(pv["retries"] for pv in provs.values())
         assert e["stats"]["augment_retries"] == sum(pv["retries"] for pv in provs.values())
     assert per_variant == n_faults
+    print(f"\nFIGURES cosmos faults: {cosmos_server.generate_joins} generate calls, injected {injected}, retries in "
+          f"the run summary {man['last_run']['retries']['augment']}, rows {len(rows)}")
     # each retry waited: at least the jittered backoff after a 503 (0.5 x 0.2 s), the client timeout after a late one
     times = cosmos_server.join_times
     for (t0, outcome), (t1, _) in zip(times, times[1:]):
@@ -195,6 +201,8 @@ def test_clip_failing_after_its_retries_is_recorded_exit_1_and_made_next_run(cos
     assert sorted(man["clips"]) == [c for c in CLIPS if c != bad]
     assert man["last_run"]["failures"][bad]["attempts"] == 2
     assert not (out / "shards" / f"part-{bad}.parquet").exists()
+    print(f"\nFIGURES failing clip: manifest failed entry {f['stage']}/{f['error']} after {f['attempts']} attempts, "
+          f"server answered 'restarted' {cosmos_server.injected['restarted']} times")
 
     cosmos_server.reset()
     assert main(argv) == 0
@@ -237,3 +245,5 @@ def test_serve_replica_killed_mid_run(ray_cluster, tmp_path):
     provs = {json.loads(pv)["augmenter"] for e in json.loads((out / "manifest.json").read_text())["clips"].values()
              for pv in pq.read_table(out / e["shard"], columns=["provenance"])["provenance"].to_pylist()}
     assert provs == {"serve:augment/builtin"}
+    print(f"\nFIGURES serve replica kill: killed {killed_pid}, replicas seen {sorted(k.seen)}, committed "
+          f"{len(res.committed)} clips")
