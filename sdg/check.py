@@ -33,7 +33,7 @@ def _nim(cfg: JobConfig) -> list[Verdict]:
 
 
 def _cosmos(cfg: JobConfig) -> list[Verdict]:
-    from sdg.augment.cosmos import check_cosmos
+    from sdg.augment.cosmos_setup import check_cosmos
 
     return check_cosmos(cfg)
 

@@ -25,9 +25,17 @@ def cmd_validate(args) -> int:
 
     cfg = _load(args.config)
     specs = _preflight(preflight, cfg)
+    from sdg.placement import PlanError, plan_summary
+
+    try:
+        plan = plan_summary(cfg, len(specs))
+    except PlanError as e:
+        raise UserError(str(e)) from None
     print(f"{args.config}: ok — {len(specs)} clip(s), {cfg.augmentation.variants} variant(s) each")
     for s in specs:
         print(f"  {s.clip_id}  camera {s.camera.width}x{s.camera.height} fov {s.camera.fov:g}")
+    print("resources:")
+    print("\n".join(plan))
     return 0
 
 
@@ -63,12 +71,13 @@ def cmd_run(args) -> int:
             print(v.line())
         if not all(v.ok for v in verdicts):
             raise UserError("preflight failed: fix the services above (or use the builtin backends) and re-run")
+    from sdg.placement import PlanError
     from sdg.serving.contract import ServeError
 
     try:
         result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports, overwrite=args.overwrite,
                          ray_address=args.ray_address, node_ip=args.node_ip_address)
-    except (ServeError, StorageError, RunError, ManifestError) as e:  # the run could not start: nothing processed
+    except (PlanError, ServeError, StorageError, RunError, ManifestError) as e:  # the run could not start
         raise UserError(str(e)) from None
     print(
         f"sdg run {cfg.name}: {len(result.committed)} clip(s) committed, {len(result.skipped)} already done, "

@@ -1,8 +1,11 @@
-"""Compact, lossless (unless stated) byte encodings for arrays moving between stages and into the dataset.
+"""Compact, lossless (unless stated) byte encodings of the dataset's array and image columns.
 
-- `pack_arrays` / `unpack_arrays`: a dict of numpy arrays -> one bytes blob (zlib level 1 per array; dtype and
-  shape kept exactly). Used between pipeline stages so Ray blocks stay small.
-- `encode_image` / `decode_image`: JPEG or PNG via OpenCV (RGB in, RGB out). PNG also takes uint8/uint16 2D.
+- `pack_arrays` / `unpack_arrays`: a dict of numpy arrays -> one bytes blob (dtype and shape kept exactly), each
+  array Zstandard-compressed at level 1 (format "SDGA2"; ~10x faster than zlib level 1 at the same size on depth
+  maps). Blobs of the first format ("SDGA1", zlib) still decode. `encode_array` / `decode_array`: one array.
+  (Work items between pipeline stages travel through sdg.transport, not through this.)
+- `encode_image` / `decode_image`: JPEG or PNG via OpenCV (RGB in, RGB out). PNG also takes uint8/uint16 2D and is
+  written with zlib level 1 and the run-length strategy (label images and control frames are runs of equal pixels).
 """
 from __future__ import annotations
 
@@ -12,17 +15,20 @@ import zlib
 
 import cv2
 import numpy as np
+import zstandard
 
-_MAGIC = b"SDGA1"
+_MAGIC, _MAGIC_V1 = b"SDGA2", b"SDGA1"
+_ZSTD_LEVEL = 1
 
 
-def pack_arrays(arrays: dict[str, np.ndarray], level: int = 1) -> bytes:
+def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     header, chunks = [], []
+    zc = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
     for name, arr in arrays.items():
         a = np.ascontiguousarray(arr)
         if a.dtype == object:
             raise TypeError(f"pack_arrays: {name!r} is an object array; only numeric arrays can be packed")
-        data = zlib.compress(a.tobytes(), level)
+        data = zc.compress(a.data)
         header.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "nbytes": len(data)})
         chunks.append(data)
     h = json.dumps(header).encode()
@@ -30,7 +36,15 @@ def pack_arrays(arrays: dict[str, np.ndarray], level: int = 1) -> bytes:
 
 
 def unpack_arrays(blob: bytes, names: list[str] | None = None) -> dict[str, np.ndarray]:
-    if not blob.startswith(_MAGIC):
+    if blob.startswith(_MAGIC):
+        zd = zstandard.ZstdDecompressor()
+
+        def inflate(b: bytes, size: int) -> bytes:
+            return zd.decompress(b, max_output_size=size)
+    elif blob.startswith(_MAGIC_V1):
+        def inflate(b: bytes, size: int) -> bytes:
+            return zlib.decompress(b)
+    else:
         raise ValueError("unpack_arrays: not an sdg array blob (bad magic)")
     (hlen,) = struct.unpack_from("<I", blob, len(_MAGIC))
     pos = len(_MAGIC) + 4
@@ -40,8 +54,10 @@ def unpack_arrays(blob: bytes, names: list[str] | None = None) -> dict[str, np.n
     for h in header:
         n = h["nbytes"]
         if names is None or h["name"] in names:
-            raw = zlib.decompress(blob[pos:pos + n])
-            out[h["name"]] = np.frombuffer(raw, dtype=np.dtype(h["dtype"])).reshape(h["shape"]).copy()
+            dtype = np.dtype(h["dtype"])
+            size = int(np.prod(h["shape"], dtype=np.int64)) * dtype.itemsize
+            raw = bytearray(inflate(blob[pos:pos + n], size))
+            out[h["name"]] = np.frombuffer(raw, dtype=dtype).reshape(h["shape"])
         pos += n
     return out
 
@@ -63,7 +79,8 @@ def encode_image(img: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes
     if fmt == "jpeg":
         ok, buf = cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     elif fmt == "png":
-        ok, buf = cv2.imencode(".png", a, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        ok, buf = cv2.imencode(".png", a, [cv2.IMWRITE_PNG_COMPRESSION, 1,
+                                           cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])
     else:
         raise ValueError(f"encode_image: unknown format {fmt!r} (jpeg | png)")
     if not ok:

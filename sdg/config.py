@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError, field_validator,
+                      model_validator)
 
 
 from sdg.yamlio import read_yaml
@@ -70,10 +71,14 @@ Scenario = Annotated[
 ]
 
 
+# a backend of your own: "package.module:Class", constructed with the JobConfig (sdg.plugins)
+Plugin = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
+
+
 class Backends(_Cfg):
-    simulator: Literal["builtin", "carla"] = "builtin"
-    augmenter: Literal["builtin", "cosmos"] = "builtin"
-    prompts: Literal["template", "nim"] = "template"
+    simulator: Union[Literal["builtin", "carla"], Plugin] = "builtin"
+    augmenter: Union[Literal["builtin", "cosmos"], Plugin] = "builtin"
+    prompts: Union[Literal["template", "nim"], Plugin] = "template"
     serve: Literal["auto", "always", "never"] = "auto"  # auto: Ray Serve apps when a remote backend is used
 
 
@@ -85,19 +90,27 @@ class CarlaEndpoint(_Cfg):
 
 
 class Endpoints(_Cfg):
+    """The external services. Defaults are what the workflow's compose stack (and `cluster/compose/`) runs: the
+    Cosmos-Reason1 NIM (port 8001) and the Nemotron Nano v2 NIM (port 8002) on separate urls, and a Cosmos-Transfer2.5
+    Gradio server (port 8080) started with MODEL_NAME=edge."""
+
     carla: CarlaEndpoint = Field(default_factory=CarlaEndpoint)
     cosmos_url: str | None = None  # Gradio server of Cosmos-Transfer2.5; env SDG_COSMOS_URL overrides
-    vlm_url: str | None = None  # Cosmos-Reason1 NIM; env SDG_VLM_URL
-    llm_url: str | None = None  # Nemotron NIM; env SDG_LLM_URL
+    # the MODEL_NAME the Cosmos-Transfer2.5 server runs (one model per server; it takes only that model's controls).
+    # Checked at preflight against what the server announces and against augmentation.controls.
+    cosmos_model: Literal["edge", "edge/distilled", "depth", "seg", "vis", "multicontrol"] = "edge"
+    vlm_url: str | None = None  # Cosmos-Reason1 NIM, e.g. http://host:8001; env SDG_VLM_URL
+    llm_url: str | None = None  # Nemotron NIM, e.g. http://host:8002; env SDG_LLM_URL
     vlm_model: str = "nvidia/cosmos-reason1-7b"
-    llm_model: str = "nvidia/llama-3.3-nemotron-super-49b-v1"
+    llm_model: str = "nvidia/nvidia-nemotron-nano-9b-v2"
     cosmos_timeout: float = Field(3600.0, gt=0)  # seconds one Cosmos-Transfer generation may take
     cosmos_retries: int = Field(3, ge=0)  # retries of a Cosmos call after a transient failure (503, timeout)
     cosmos_backoff: float = Field(5.0, ge=0)  # first wait before a retry, seconds (doubling, jittered, capped at 120)
 
     @model_validator(mode="after")
     def _env(self):
-        for field_name, env in (("cosmos_url", "SDG_COSMOS_URL"), ("vlm_url", "SDG_VLM_URL"), ("llm_url", "SDG_LLM_URL")):
+        for field_name, env in (("cosmos_url", "SDG_COSMOS_URL"), ("vlm_url", "SDG_VLM_URL"),
+                                ("llm_url", "SDG_LLM_URL")):
             if os.environ.get(env):
                 setattr(self, field_name, os.environ[env])
         return self
@@ -116,32 +129,101 @@ class Augmentation(_Cfg):
     cosmos: dict = {}  # extra request fields for Cosmos-Transfer (guidance, num_steps, sigma_max, ...)
 
 
+STAGE_NAMES = ("simulate", "groundtruth", "augment", "postprocess", "write")  # the pipeline's stages, in order
+StageName = Literal["simulate", "groundtruth", "augment", "postprocess", "write"]
+RAY_BUILTIN_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
+
+
+def _custom_resources(v: dict[str, float]) -> dict[str, float]:
+    for name, amount in v.items():
+        if not name or name in RAY_BUILTIN_RESOURCES or name.startswith("node:"):
+            raise ValueError(f"{name!r} is not a custom resource name (CPUs and GPUs have their own keys: cpus, gpus)")
+        if not amount > 0:
+            raise ValueError(f"{name}: amount must be > 0, got {amount}")
+    return v
+
+
+class StageResources(_Cfg):
+    """What one task (groundtruth, postprocess, write) or one actor (simulate, augment) of a stage reserves, and how
+    many run at once. Unset values keep the defaults of the flat keys of ``resources``."""
+
+    cpus: float | None = Field(None, ge=0)
+    gpus: float | None = Field(None, ge=0)
+    concurrency: int | None = Field(None, ge=1)  # actor stages: the pool size; task stages: max tasks at once
+    resources: dict[str, float] = {}  # custom Ray resources per task/actor, e.g. {carla: 1}
+
+    @field_validator("resources")
+    @classmethod
+    def _custom(cls, v: dict[str, float]) -> dict[str, float]:
+        return _custom_resources(v)
+
+
+class ServeAppResources(_Cfg):
+    """One Serve app's replicas: a fixed count (``replicas``) or autoscaling bounds, and what each replica
+    reserves."""
+
+    replicas: int | None = Field(None, ge=1)  # fixed count; default: augment with cosmos = one per server url
+    min_replicas: int | None = Field(None, ge=0)  # autoscaling lower bound (default 1)
+    max_replicas: int | None = Field(None, ge=1)  # autoscaling upper bound (default resources.augmenters)
+    target_ongoing_requests: float | None = Field(None, gt=0)
+    cpus: float | None = Field(None, ge=0)
+    gpus: float | None = Field(None, ge=0)
+    resources: dict[str, float] = {}  # custom Ray resources per replica, e.g. {cosmos: 1}
+
+    @field_validator("resources")
+    @classmethod
+    def _custom(cls, v: dict[str, float]) -> dict[str, float]:
+        return _custom_resources(v)
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.replicas is not None and (self.min_replicas is not None or self.max_replicas is not None):
+            raise ValueError("give either replicas (a fixed count) or min_replicas/max_replicas (autoscaling)")
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
+        return self
+
+
+class ServeResources(_Cfg):
+    augment: ServeAppResources = Field(default_factory=ServeAppResources)
+    prompt: ServeAppResources = Field(default_factory=ServeAppResources)
+
+
+# per-stage keys that the flat keys below already set: (stage, field of StageResources) -> flat key
+_FLAT_KEYS = {("simulate", "concurrency"): "simulators", ("simulate", "cpus"): "simulator_cpus",
+              ("simulate", "gpus"): "simulator_gpus", ("augment", "concurrency"): "augmenters"}
+
+
 class Resources(_Cfg):
+    """The job's resource plan (sdg.plan reads it, and checks it against the cluster before anything runs)."""
+
     num_cpus: int | None = None  # for ray.init when no cluster is running; default: all
+    # autoscaler config (Ray cluster launcher or KubeRay YAML) the plan may grow into, when the running cluster does
+    # not report its autoscaler's node types itself
+    cluster_config: Path | None = None
     simulators: int = Field(1, ge=1)  # simulator actors
     simulator_cpus: float = Field(1.0, ge=0)
-    stage_cpus: float = Field(0.5, gt=0)  # CPU reservation of the CPU stages' tasks
-    augmenters: int = Field(1, ge=1)  # max augment replicas (builtin autoscales up to this)
+    simulator_gpus: float | None = Field(None, ge=0)  # per simulator actor; default endpoints.carla.gpus_per_actor
+    # for CARLA, 0 for the builtin simulator
+    stage_cpus: float = Field(0.5, gt=0)  # CPU reservation of the CPU stages' tasks (and augment actors, replicas)
+    augmenters: int = Field(1, ge=1)  # augment-stage actors; also the default max replicas of the Serve apps
     gpus_per_augmenter: float = Field(0.0, ge=0)  # GPUs reserved per Cosmos replica (0: the Gradio server owns them)
-    # custom Ray resources a stage's tasks/actors need, per stage name, e.g. {simulate: {carla: 1}, augment:
-    # {cosmos: 1}}: they are placed only on nodes started with `ray start --resources '{"carla": 1, ...}'`
-    stage_resources: dict[str, dict[str, float]] = {}
+    stages: dict[StageName, StageResources] = {}  # per-stage overrides
+    serve: ServeResources = Field(default_factory=ServeResources)
     # a clip whose stage fails with a transient error (a server, a connection, a lost worker or actor) is retried up
     # to this many times (Ray re-runs it when its worker process dies; the stage re-runs on retryable errors)
     clip_retries: int = Field(2, ge=0, le=100)
-    retry_backoff: float = Field(1.0, ge=0)  # first wait before a clip's retry, seconds (doubling, jittered)
+    retry_backoff: float = Field(1.0, ge=0)  # seconds before a clip's stage is retried (times the attempt number)
 
-    @field_validator("stage_resources")
-    @classmethod
-    def _custom(cls, v: dict) -> dict:
-        for stage, res in v.items():
-            for name, amount in res.items():
-                if name in ("CPU", "GPU", "memory", "object_store_memory"):
-                    raise ValueError(f"{stage}.{name}: set CPUs/GPUs with simulator_cpus / stage_cpus / gpus_*, "
-                                     "stage_resources is for custom resources")
-                if amount <= 0:
-                    raise ValueError(f"{stage}.{name}: the amount must be > 0, got {amount}")
-        return v
+    @model_validator(mode="after")
+    def _one_key_each(self):
+        for (stage, key), flat in _FLAT_KEYS.items():
+            s = self.stages.get(stage)
+            if s is not None and getattr(s, key) is not None and flat in self.model_fields_set:
+                raise ValueError(f"stages.{stage}.{key} and {flat} set the same thing: keep one")
+        if self.serve.augment.gpus is not None and "gpus_per_augmenter" in self.model_fields_set:
+            raise ValueError("serve.augment.gpus and gpus_per_augmenter set the same thing: keep one")
+        return self
 
 
 class Output(_Cfg):

@@ -160,7 +160,7 @@ class SensorClip:
 
     rgb (T,H,W,3) uint8 | depth (T,H,W) float32 planar metres (sky = geometry.SKY_DEPTH) | semantic (T,H,W) uint8
     CARLA tags | instance (T,H,W) uint32 actor id (0 = not an actor) | normals (T,H,W,3) float32 unit normals in
-    the OpenCV camera frame.
+    the OpenCV camera frame (float16 in a work item after the simulate stage: they are stored as 8-bit).
     """
 
     rgb: np.ndarray

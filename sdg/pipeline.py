@@ -12,22 +12,26 @@ Only the Ray adapter here converts work items to and from Ray Data rows (with sd
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
-import random
+import os
+import socket
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from sdg.config import JobConfig
+from sdg.metrics import StageRecord, StageTimer, export_to_ray
 from sdg.stages.augment import AugmentStage
 from sdg.stages.base import Stage
 from sdg.stages.groundtruth import GroundTruthStage
 from sdg.stages.postprocess import PostprocessStage
 from sdg.stages.simulate import SimulateStage
 from sdg.stages.write import WriteStage
-from sdg.work import WORK_FIELDS, ClipFailed, ClipWork, ContractError, WorkItem, may_retry
+from sdg.work import WORK_FIELDS, ClipFailed, ClipWork, ContractError, WorkItem
 
 log = logging.getLogger("sdg.pipeline")
 
@@ -48,18 +52,25 @@ class StagePlan:
 
 
 class Pipeline:
-    """Stages in order, checked against each other; ``outputs``: the fields the caller reads from the results."""
+    """Stages in order, checked against each other; ``outputs``: the fields the caller reads from the results;
+    ``attempts``: how often a stage may run on one clip when it fails with a retryable error (``ClipFailed.retryable``:
+    a server, a connection, a lost worker), waiting ``retry_delay_s`` × attempt between tries."""
 
-    def __init__(self, stages: list[StagePlan], outputs: tuple[str, ...] = (), retries: int = 0,
-                 backoff: float = 1.0):
+    def __init__(self, stages: list[StagePlan], outputs: tuple[str, ...] = (), attempts: int = 1,
+                 retry_delay_s: float = 1.0):
         self.stages = list(stages)
         self.outputs = tuple(outputs)
+        self.attempts = max(1, int(attempts))
+        self.retry_delay_s = float(retry_delay_s)
         self.keep_after = check_contract(self.stages, self.outputs)
-        self.retries, self.backoff = int(retries), float(backoff)  # per clip and stage (see apply_stage)
 
     @property
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
+
+    def pool_sizes(self) -> dict[str, int]:
+        """Stages that run as actor pools -> their number of actors."""
+        return {p.name: fp.actors for p in self.stages if (fp := p.build().footprint).actors}
 
 
 def check_contract(stages: list[StagePlan], outputs: tuple[str, ...] = ()) -> list[set[str]]:
@@ -101,50 +112,102 @@ def build_pipeline(cfg: JobConfig, out_dir) -> Pipeline:
         StagePlan(AugmentStage, (cfg,)),
         StagePlan(PostprocessStage, (cfg,)),
         StagePlan(WriteStage, (cfg, str(out_dir))),
-    ], outputs=("shard",), retries=cfg.resources.clip_retries, backoff=cfg.resources.retry_backoff)
+    ], outputs=("shard",), attempts=cfg.resources.clip_retries + 1, retry_delay_s=cfg.resources.retry_backoff)
 
 
-def apply_stage(stage: Stage, item: WorkItem, retries: int = 0, backoff: float = 1.0) -> WorkItem:
+@dataclass
+class Done:
+    """What an executor yields per clip: the work item (with the pipeline's ``outputs``) or its failure, and the
+    records of every stage it went through (sdg.metrics)."""
+
+    item: WorkItem
+    trace: list[StageRecord] = field(default_factory=list)
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def apply_stage(stage: Stage, item: WorkItem, attempts: int = 1, retry_delay_s: float = 1.0,
+                trace: list[StageRecord] | None = None) -> WorkItem:
     """One stage on one work item: the stage sees ``spec`` and its ``needs`` only and gives back its ``adds``; an
-    exception becomes a ClipFailed (passed through by later stages). A transient failure (sdg.work.may_retry) is
-    retried up to ``retries`` times after a jittered, doubling wait starting at ``backoff`` seconds; the failure
-    records how many attempts were made."""
+    exception becomes a ClipFailed (passed through by later stages), after up to ``attempts`` tries when it is
+    retryable. The stage's :class:`StageRecord` is appended to ``trace``."""
     if isinstance(item, ClipFailed):
         return item
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            out = stage.process(item.only(stage.needs))
-            return item.updated(out, stage.adds)
-        except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
-            log.debug("stage %s failed on %s:\n%s", stage.name, item.clip_id, traceback.format_exc())
-            if attempt > retries or not may_retry(e):
-                return ClipFailed.of(item.clip_id, stage.name, e, attempts=attempt)
-            wait = min(60.0, backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            log.warning("stage %s failed on clip %s (%s: %s); retry %d/%d in %.1f s", stage.name, item.clip_id,
-                        type(e).__name__, str(e)[:200], attempt, retries, wait)
-            time.sleep(wait)
+    with StageTimer(item.clip_id, stage.name, _worker()) as timer:
+        for attempt in range(1, attempts + 1):
+            try:
+                out = item.updated(stage.process(item.only(stage.needs)), stage.adds)
+                break
+            except Exception as e:  # noqa: BLE001 - reported per clip, the run goes on
+                log.debug("stage %s failed on %s (attempt %d):\n%s", stage.name, item.clip_id, attempt,
+                          traceback.format_exc())
+                out = ClipFailed.of(item.clip_id, stage.name, e, attempts=attempt)
+                if not out.retryable or attempt == attempts:
+                    break
+                log.warning("clip %s: %s (attempt %d of %d), retrying", item.clip_id, out, attempt, attempts)
+                time.sleep(retry_delay_s * attempt)
+    record = timer.record(ok=isinstance(out, ClipWork), attempts=attempt)
+    if trace is not None:
+        trace.append(record)
+    export_to_ray(record)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ executors
-def run_local(pipeline: Pipeline, items: Iterable[ClipWork]) -> Iterator[WorkItem]:
-    """In-process executor: the same stages, one clip at a time (tests, debugging, `--executor local`)."""
+def run_local(pipeline: Pipeline, items: Iterable[ClipWork], transport: bool = False) -> Iterator[Done]:
+    """In-process executor: the same stages, one clip at a time (tests, debugging, `--executor local`). With
+    ``transport``, every stage boundary goes through the Ray adapter's encoding (sdg.transport) as it would between
+    Ray workers: a check that the codec is lossless, and a measure of its cost (``StageRecord.transport_cpu``)."""
     stages = [p.build() for p in pipeline.stages]
     for s in stages:
         s.setup()
     for item in items:
+        trace: list[StageRecord] = []
+        blob = _encode_first(item) if transport else None
         for s, keep in zip(stages, pipeline.keep_after):
-            item = apply_stage(s, item, pipeline.retries, pipeline.backoff)
+            if blob is not None:
+                blob, item = _through_transport(s, blob, keep, pipeline, trace)
+                continue
+            item = apply_stage(s, item, pipeline.attempts, pipeline.retry_delay_s, trace)
             if isinstance(item, ClipWork):
                 item = item.only(keep)
-        yield item
+        if blob is not None:
+            from sdg.transport import decode_item
+
+            item = decode_item(blob, pipeline.outputs)
+        yield Done(item, trace)
+
+
+def _encode_first(item: ClipWork) -> bytes:
+    from sdg.transport import encode_item
+
+    return encode_item(item)
+
+
+def _through_transport(stage: Stage, blob, keep: set[str], pipeline: Pipeline, trace: list[StageRecord]):
+    """One stage as the Ray adapter runs it: decode its needs from ``blob``, apply it, encode what it adds and copy
+    what later stages need. Returns the new blob and the (decoded) item, and records the codec's CPU time."""
+    from sdg.transport import decode_item, update_item
+
+    c0 = time.process_time()
+    item = decode_item(blob, stage.needs)
+    c1 = time.process_time()
+    out = apply_stage(stage, item, pipeline.attempts, pipeline.retry_delay_s, trace)
+    c2 = time.process_time()
+    blob = update_item(blob, out, stage.adds, keep)
+    spent = (c1 - c0) + (time.process_time() - c2)
+    if trace and trace[-1].stage == stage.name:
+        trace[-1] = dataclasses.replace(trace[-1], transport_cpu=spent)
+    return blob, out
 
 
 _WORKER_STAGES: dict = {}
 
 
-def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, retries: tuple[int, float] = (0, 1.0)):
+def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attempts: int = 1,
+            retry_delay_s: float = 1.0):
     """The Ray Data function of one stage: decode the fields it needs from each row, run it, encode what it adds,
     copy what later stages need, drop the rest. Stateless stages are built once per worker process and run: worker
     processes outlive runs, so that cache is keyed by the run too."""
@@ -165,13 +228,23 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, retri
 
         from sdg.transport import decode_item, update_item
 
-        ids, blobs = [], []
+        ids, blobs, traces = [], [], []
         for i in range(batch.num_rows):
+            c0 = time.process_time()
             blob = batch.column("work")[i].as_buffer()
-            item = apply_stage(stage, decode_item(blob, stage.needs), *retries)
+            item = decode_item(blob, stage.needs)
+            c1 = time.process_time()
+            trace: list[StageRecord] = []
+            item = apply_stage(stage, item, attempts, retry_delay_s, trace)
+            c2 = time.process_time()
             ids.append(item.clip_id)
             blobs.append(update_item(blob, item, stage.adds, keep))
-        return pa.table({"clip_id": pa.array(ids, pa.string()), "work": pa.array(blobs, pa.large_binary())})
+            if trace:
+                trace[-1] = dataclasses.replace(trace[-1], transport_cpu=(c1 - c0) + (time.process_time() - c2))
+            before = json.loads(batch.column("trace")[i].as_py())
+            traces.append(json.dumps(before + [r.to_dict() for r in trace]))
+        return pa.table({"clip_id": pa.array(ids, pa.string()), "work": pa.array(blobs, pa.large_binary()),
+                         "trace": pa.array(traces, pa.string())})
 
     if cached:
         def fn(batch):
@@ -192,7 +265,7 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, retri
     return ActorStage
 
 
-def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[WorkItem]:
+def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
     """Ray Data executor: streaming, one operator per stage with its declared resources."""
     import pyarrow as pa
     import ray
@@ -202,25 +275,29 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[WorkItem]:
 
     run_token = uuid.uuid4().hex
     ds = ray.data.from_arrow([
-        pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary())})
+        pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary()),
+                  "trace": pa.array(["[]"], pa.string())})
         for w in items])
-    retries = (pipeline.retries, pipeline.backoff)
     for plan, keep in zip(pipeline.stages, pipeline.keep_after):
-        fp = plan.build().reserved()
+        fp = plan.build().footprint
         common = dict(batch_size=1, batch_format="pyarrow", num_cpus=fp.num_cpus)
         if fp.num_gpus:
             common["num_gpus"] = fp.num_gpus
         if fp.resources:
             common["resources"] = dict(fp.resources)
-        # a clip whose worker process dies is re-run by Ray at most `retries` times (dead actors are replaced)
+        if fp.concurrency and not fp.actors:
+            common["concurrency"] = fp.concurrency
+        # a clip whose worker process dies is re-run by Ray at most attempts - 1 times (dead actors are replaced)
         if fp.actors:
-            ds = ds.map_batches(_row_fn(plan, keep, run_token, False, retries),
-                                compute=ActorPoolStrategy(size=fp.actors), max_restarts=-1,
-                                max_task_retries=pipeline.retries, **common)
+            fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s)
+            ds = ds.map_batches(fn, compute=ActorPoolStrategy(size=fp.actors), max_restarts=-1,
+                                max_task_retries=pipeline.attempts - 1, **common)
         else:
-            ds = ds.map_batches(_row_fn(plan, keep, run_token, True, retries), max_retries=pipeline.retries, **common)
+            fn = _row_fn(plan, keep, run_token, True, pipeline.attempts, pipeline.retry_delay_s)
+            ds = ds.map_batches(fn, max_retries=pipeline.attempts - 1, **common)
     for row in ds.iter_rows():
-        yield decode_item(row["work"], pipeline.outputs)
+        yield Done(decode_item(row["work"], pipeline.outputs),
+                   [StageRecord(**r) for r in json.loads(row["trace"])])
 
 
 __all__ = ["Pipeline", "StagePlan", "build_pipeline", "check_contract", "apply_stage", "run_local", "run_ray",

@@ -33,20 +33,20 @@ from sdg.fingerprints import (
     config_inputs,
     describe,
 )
-from sdg.pipeline import Pipeline, build_pipeline, run_local, run_ray
+from sdg.metrics import StageRecord, StageSummary, format_table, progress_line, summarize
+from sdg.pipeline import build_pipeline, run_local, run_ray
+from sdg.placement import validate_plan
 from sdg.storage import Location, StorageError, open_location
 from sdg.work import ClipFailed, ClipWork
 
 log = logging.getLogger("sdg.run")
 LOOPBACK = "127.0.0.1"
 
-__all__ = ["RunError", "RunResult", "StorageError", "preflight", "init_ray", "check_cluster_resources", "run_job",
-           "write_exports", "iter_rows"]
+__all__ = ["RunError", "RunResult", "StorageError", "preflight", "init_ray", "run_job", "write_exports", "iter_rows"]
 
 
 class RunError(Exception):
-    """A run that cannot start (unreachable cluster, a stage needing a resource no node has, a bad stage name);
-    the message says what to do. Nothing has been written."""
+    """A run that cannot start (an unreachable cluster); the message says what to do. Nothing has been written."""
 
 
 @dataclass
@@ -58,6 +58,8 @@ class RunResult:
     failures: dict[str, ClipFailed] = field(default_factory=dict)
     redone: dict[str, str] = field(default_factory=dict)  # clip id -> why it is made again
     retries: dict[str, int] = field(default_factory=dict)  # clip id -> augment retries it needed
+    trace: list[StageRecord] = field(default_factory=list)  # every stage's record of every clip (sdg.metrics)
+    stages: list[StageSummary] = field(default_factory=list)  # per-stage figures of this run
     seconds: float = 0.0
 
     @property
@@ -73,7 +75,7 @@ class RunResult:
         return {"committed": self.committed, "skipped": self.skipped, "failed": self.failed,
                 "failures": {k: v.to_dict() for k, v in self.failures.items()}, "redone": self.redone,
                 "retries": {"augment": sum(self.retries.values()), "per_clip": self.retries},
-                "seconds": round(self.seconds, 2)}
+                "seconds": round(self.seconds, 2), "stages": [s.to_dict() for s in self.stages]}
 
 
 def preflight(cfg: JobConfig) -> list[ClipSpec]:
@@ -146,58 +148,6 @@ def init_ray(cfg: JobConfig, address: str | None = None, node_ip: str | None = N
     ctx.execution_options.preserve_order = False
 
 
-def check_cluster_resources(pipeline: Pipeline) -> None:
-    """Raise RunError when a stage reserves a custom resource that no node of the cluster has (Ray would wait for
-    it forever). The full resource plan (per node, CPUs, GPUs) is sdg.plan's job; this is the minimal check."""
-    import ray
-
-    total = ray.cluster_resources()
-    for plan in pipeline.stages:
-        for name, amount in plan.build().reserved().resources:
-            have = float(total.get(name, 0.0))
-            if have < amount:
-                custom = sorted(k for k in total if k not in ("CPU", "GPU", "memory", "object_store_memory")
-                                and not k.startswith("node:") and not k.startswith("accelerator_type:"))
-                raise RunError(
-                    f"stage {plan.name!r} needs the Ray resource {name!r} ({amount:g} per task/actor, "
-                    f"resources.stage_resources.{plan.name}) but the cluster has {have:g} of it (its custom resources: "
-                    f"{', '.join(custom) or 'none'}); start a node with `ray start --resources "
-                    f"'{{\"{name}\": {max(1, int(amount))}}}'` or remove it from the config")
-
-
-def standing_cpus(cfg: JobConfig, serving: bool) -> dict[str, float]:
-    """CPUs the Ray pipeline holds for its whole run: the simulate and augment actor pools, one task of the other
-    stages, and with Serve the apps' replicas (their minimum: one per Cosmos server, one builtin, one prompt)."""
-    r = cfg.resources
-    parts = {"simulate actors": r.simulators * r.simulator_cpus, "augment actors": r.augmenters * r.stage_cpus,
-             "a stage task": r.stage_cpus}
-    if serving:
-        from sdg.augment.cosmos import cosmos_urls
-        from sdg.serving.contract import AUGMENT_APP, PROMPT_APP, replica_needs
-
-        needs = replica_needs(cfg)
-        n = max(1, len(cosmos_urls(cfg))) if cfg.backends.augmenter == "cosmos" else 1
-        parts["augment replicas"] = n * needs[AUGMENT_APP]["CPU"]
-        parts["prompt replica"] = needs[PROMPT_APP]["CPU"]
-    return parts
-
-
-def warn_if_oversubscribed(cfg: JobConfig, serving: bool) -> bool:
-    """Warn (and return True) when the standing reservations exceed the cluster's CPUs: Ray would then wait
-    forever for an actor or replica to be placed (unless an autoscaler adds nodes)."""
-    import ray
-
-    parts = standing_cpus(cfg, serving)
-    total = float(ray.cluster_resources().get("CPU", 0.0))
-    if sum(parts.values()) <= total + 1e-9:
-        return False
-    detail = ", ".join(f"{k} {v:g}" for k, v in parts.items())
-    log.warning("the pipeline reserves %.2f CPUs (%s) but the cluster has %g: it will wait for resources that may "
-                "never free; lower resources.simulator_cpus / stage_cpus / simulators / augmenters or add nodes",
-                sum(parts.values()), detail, total)
-    return True
-
-
 # ------------------------------------------------------------------------------------------------ resume
 @dataclass
 class _Plan:
@@ -258,25 +208,22 @@ def wipe(loc: Location) -> None:
 
 # ------------------------------------------------------------------------------------------------ the run
 def run_job(cfg: JobConfig, out_dir=None, executor: str = "ray", exports: bool = True, overwrite: bool = False,
-            ray_address: str | None = None, node_ip: str | None = None) -> RunResult:
-    """Run a job into ``out_dir`` (a local path or URI; default ``output.dir``). Raises StorageError, RunError or
-    sdg.export.shards.ManifestError, before anything is written, when the run cannot start."""
+            ray_address: str | None = None, node_ip: str | None = None, transport: bool = False) -> RunResult:
+    """Run a job into ``out_dir`` (a local path or URI; default ``output.dir``). Raises StorageError, RunError,
+    sdg.placement.PlanError or sdg.export.shards.ManifestError, before anything is written, when the run cannot
+    start. ``transport`` makes the in-process executor pass every stage boundary through the Ray adapter's codec."""
     t0 = time.time()
     specs = preflight(cfg)
     loc = open_location(out_dir if out_dir is not None else cfg.output.dir)
     loc.check_writable()
     pipeline = build_pipeline(cfg, loc.uri)
-    unknown = sorted(set(cfg.resources.stage_resources) - set(pipeline.names))
-    if unknown:
-        raise RunError(f"{cfg.source or '<config>'}: resources.stage_resources: unknown stage(s) {unknown} "
-                       f"(stages: {', '.join(pipeline.names)})")
     if overwrite:
         wipe(loc)
     manifest = Manifest(loc, job=cfg.name)
     plan = plan_resume(cfg, specs, manifest)
     if plan.todo and executor != "local":  # reach the cluster before anything is written
         init_ray(cfg, ray_address, node_ip)
-        check_cluster_resources(pipeline)
+        validate_plan(cfg, clips=len(plan.todo))  # PlanError when the plan cannot be placed
     result = RunResult(out_dir=loc.display(), skipped=plan.skipped, redone=plan.redone)
     for line in result.reasons():
         log.warning("%s", line)
@@ -293,7 +240,7 @@ def run_job(cfg: JobConfig, out_dir=None, executor: str = "ray", exports: bool =
             # in-process executor: no cluster, so the stages use the backends' clients directly
             cfg = cfg.model_copy(update={"backends": cfg.backends.model_copy(update={"serve": "never"})})
             pipeline = build_pipeline(cfg, loc.uri)
-        _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address, node_ip)
+        _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address, node_ip, transport)
     if exports and manifest.clips:
         write_exports(cfg, loc, manifest)
     result.seconds = time.time() - t0
@@ -301,11 +248,11 @@ def run_job(cfg: JobConfig, out_dir=None, executor: str = "ray", exports: bool =
     return result
 
 
-def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address, node_ip) -> None:
+def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address, node_ip, transport) -> None:
     deployment = None
     errored = _ErroredBlocks()
     if executor == "local":
-        stream = run_local(pipeline, todo)
+        stream = run_local(pipeline, todo, transport=transport)
     else:
         init_ray(cfg, ray_address, node_ip)  # already done by run_job unless called on its own
         from ray.data import DataContext
@@ -313,7 +260,6 @@ def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address,
         from sdg.serving.contract import uses_serve
         from sdg.serving.deploy import deploy
 
-        warn_if_oversubscribed(cfg, uses_serve(cfg))
         if uses_serve(cfg):
             deployment = deploy(cfg)
         # a clip whose task still fails after Ray's retries (its worker died every time) loses only that clip
@@ -323,7 +269,7 @@ def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address,
         errored.attach()
         stream = run_ray(pipeline, todo)
     try:
-        _consume(stream, manifest, plan, result)
+        _consume(stream, manifest, plan, result, len(todo), pipeline.pool_sizes())
     except Exception as e:  # noqa: BLE001 - the stream broke: the clips not yet back are failed, retried next run
         log.error("the pipeline stopped: %s: %s", type(e).__name__, e, exc_info=log.isEnabledFor(logging.DEBUG))
         errored.records.append(("pipeline", e))
@@ -339,7 +285,7 @@ def _execute(cfg, pipeline, todo, executor, manifest, plan, result, ray_address,
             shutdown(deployment)
     lost = [w.clip_id for w in todo if w.clip_id not in result.failed and w.clip_id not in result.committed]
     for clip_id in lost:
-        _fail(ClipFailed(clip_id=clip_id, **errored.describe(len(lost), pipeline.retries)), manifest, result)
+        _fail(ClipFailed(clip_id=clip_id, **errored.describe(len(lost), pipeline.attempts - 1)), manifest, result)
     if lost:
         manifest.save()
 
@@ -351,19 +297,25 @@ def _fail(item: ClipFailed, manifest: Manifest, result: RunResult) -> None:
     log.error("clip %s failed after %d attempt(s): %s", item.clip_id, item.attempts, item)
 
 
-def _consume(stream, manifest: Manifest, plan: _Plan, result: RunResult) -> None:
-    for item in stream:
+def _consume(stream, manifest: Manifest, plan: _Plan, result: RunResult, total: int, actors: dict[str, int]) -> None:
+    for done, (item, trace) in enumerate(((d.item, d.trace) for d in stream), start=1):
+        result.trace.extend(trace)
         if isinstance(item, ClipFailed):
             _fail(item, manifest, result)
             manifest.save()
-            continue
-        fp, inputs = plan.clips[item.clip_id]
-        entry = {**item.shard.to_dict(), "fingerprint": fp, "config_fingerprint": plan.config_fp, "inputs": inputs}
-        retries = int((entry.get("stats") or {}).get("augment_retries") or 0)
-        if retries:
-            result.retries[item.clip_id] = retries
-        manifest.commit(entry)
-        result.committed.append(item.clip_id)
+        else:
+            fp, inputs = plan.clips[item.clip_id]
+            entry = {**item.shard.to_dict(), "fingerprint": fp, "config_fingerprint": plan.config_fp,
+                     "inputs": inputs}
+            retries = int((entry.get("stats") or {}).get("augment_retries") or 0)
+            if retries:
+                result.retries[item.clip_id] = retries
+            manifest.commit(entry)
+            result.committed.append(item.clip_id)
+        log.info("%s", progress_line(result.trace, done, total, actors))
+    result.stages = summarize(result.trace, actors=actors)
+    if result.stages:
+        log.info("stages of this run:\n%s", format_table(result.stages))
 
 
 class _ErroredBlocks(logging.Handler):

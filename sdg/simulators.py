@@ -6,6 +6,7 @@ from typing import Protocol, Sequence, runtime_checkable
 from sdg.config import JobConfig
 from sdg.geometry import Camera
 from sdg.model import SensorClip
+from sdg.plugins import is_plugin, load_plugin
 from sdg.scene import Scene
 
 
@@ -18,6 +19,9 @@ class Simulator(Protocol):
 
 
 def make_simulator(cfg: JobConfig) -> Simulator:
+    """``backends.simulator``: ``builtin`` (the CPU ray-caster) | ``carla`` | ``"package.module:Class"``."""
+    if is_plugin(cfg.backends.simulator):
+        return load_plugin(cfg.backends.simulator, "simulator", cfg)
     if cfg.backends.simulator == "builtin":
         from sdg.render import BuiltinSimulator
 

@@ -24,7 +24,7 @@ import lz4.block
 from sdg.work import WORK_FIELDS, ClipFailed, ClipWork, WorkItem
 
 MAGIC = b"SDGW1"
-CHUNK = 64 << 20  # bytes per LZ4 block (the block format's limit is ~2 GB)
+CHUNK = 1 << 30  # bytes per LZ4 block (the block format's limit is ~2 GB); larger buffers are split
 MIN_BUFFER = 1 << 12  # buffers smaller than this stay raw
 MIN_GAIN = 1.15  # keep the LZ4 block only when it is at least this much smaller
 _FAILED = "failed"
@@ -72,6 +72,14 @@ def decode_value(data: bytes | memoryview):
     for _ in range(n_buffers):
         n_chunks = head[i]
         i += 1
+        if n_chunks == 1:  # the common case: decompress (or copy) straight into the writable buffer
+            kind, n, stored = head[i:i + 3]
+            i += 3
+            src = mv[pos:pos + stored]
+            pos += stored
+            buffers.append(lz4.block.decompress(src, uncompressed_size=n, return_bytearray=True) if kind == 1
+                           else bytearray(src))
+            continue
         total = sum(head[i + 3 * k + 1] for k in range(n_chunks))
         out = bytearray(total)
         at = 0

@@ -7,12 +7,15 @@
 - `prompt`: the PromptSource deployment (NIM VLM caption + NIM LLM fill/polish, or the template-only source).
 
 Replicas reserve fractional CPUs (`resources.stage_cpus`; the prompt replica at most 0.25) so both apps fit next to
-the Ray Data pipeline on a 2-CPU machine: they mostly wait on remote servers.
+the Ray Data pipeline on a 2-CPU machine: they mostly wait on remote servers. Replica counts, autoscaling bounds
+and what a replica reserves (CPUs, GPUs, custom resources such as `cosmos`) come from the job's resource plan
+(`resources.serve.augment` / `resources.serve.prompt`, sdg.plan).
 
 `check_health` reaches the backing server (Cosmos: the Gradio API description must list /generate_video; NIM:
 GET /v1/health/ready), so Serve marks the replica unhealthy and restarts it while its server is away. The pipeline
-talks to the apps through deployment handles (sdg.serving.handles). `serve deploy configs/serve.yaml` deploys the same apps
-from the import paths `serve.apps:augment_app` and `serve.apps:prompt_app` with args {"config": "<job config path>"}.
+talks to the apps through deployment handles (sdg.serving.handles). `serve deploy configs/serve.yaml` deploys the same
+apps from the import paths `serve.apps:augment_app` and `serve.apps:prompt_app` with args
+{"config": "<job config path>"}.
 """
 from __future__ import annotations
 
@@ -21,9 +24,11 @@ import numpy as np
 from ray import serve
 
 from sdg.augment.backends import make_augmenter, make_prompt_source
-from sdg.augment.cosmos import cosmos_urls
+from sdg.augment.base import Prompt
+from sdg.augment.cosmos_setup import cosmos_urls
 from sdg.augment.http import redact, redact_url
 from sdg.config import JobConfig, load_config
+from sdg.plan import app_needs
 from sdg.serving.contract import (
     AUGMENT_APP,
     AUGMENT_DEPLOYMENT,
@@ -31,7 +36,6 @@ from sdg.serving.contract import (
     PROMPT_DEPLOYMENT,
     fingerprint,
     portable,
-    replica_needs,
     resolve_frames,
 )
 
@@ -132,8 +136,9 @@ class PromptDeployment:
         self._fingerprint = fingerprint(cfg, PROMPT_APP)
         self.source = make_prompt_source(cfg)
 
-    def prompt(self, clip_id: str, rgb, look, fps: float) -> str:
-        """``rgb``: the clip (T,H,W,3) uint8, or an ObjectRef of it (bare or in a one-element list)."""
+    def prompt(self, clip_id: str, rgb, look, fps: float) -> Prompt:
+        """The variant's :class:`~sdg.augment.base.Prompt` (text + provenance). ``rgb``: the clip (T,H,W,3) uint8,
+        or an ObjectRef of it (bare or in a one-element list)."""
         try:
             return self.source.prompt(clip_id, resolve_frames(rgb), look, fps)
         except Exception as e:  # noqa: BLE001 - re-raised in a form Ray can ship to the caller
@@ -156,24 +161,14 @@ def _config_arg(args):
 
 
 def augment_app(args: dict | JobConfig):
-    """The `augment` app of a job config (a JobConfig, or ``{"config": path}`` from a Serve config file)."""
+    """The `augment` app of a job config (a JobConfig, or ``{"config": path}`` from a Serve config file); replica
+    count or autoscaling bounds and what each replica reserves come from the plan (``resources.serve.augment``)."""
     cfg = _config_arg(args)
-    need = replica_needs(cfg)[AUGMENT_APP]
-    actor = {"num_cpus": need["CPU"], "num_gpus": need.get("GPU", 0.0)}
-    if cfg.backends.augmenter == "cosmos":
-        dep = AugmentDeployment.options(num_replicas=max(1, len(cosmos_urls(cfg))), ray_actor_options=actor)
-    else:
-        dep = AugmentDeployment.options(
-            autoscaling_config={"min_replicas": 1, "max_replicas": cfg.resources.augmenters,
-                                "target_ongoing_requests": 1},
-            ray_actor_options=actor)
-    return dep.bind(cfg)
+    return AugmentDeployment.options(**app_needs(cfg, AUGMENT_APP).deployment_options()).bind(cfg)
 
 
 def prompt_app(args: dict | JobConfig):
-    """The `prompt` app of a job config (a JobConfig, or ``{"config": path}`` from a Serve config file)."""
+    """The `prompt` app of a job config (a JobConfig, or ``{"config": path}`` from a Serve config file); replicas
+    from the plan (``resources.serve.prompt``)."""
     cfg = _config_arg(args)
-    return PromptDeployment.options(
-        autoscaling_config={"min_replicas": 1, "max_replicas": max(1, cfg.resources.augmenters),
-                            "target_ongoing_requests": 4},
-        ray_actor_options={"num_cpus": replica_needs(cfg)[PROMPT_APP]["CPU"]}).bind(cfg)
+    return PromptDeployment.options(**app_needs(cfg, PROMPT_APP).deployment_options()).bind(cfg)

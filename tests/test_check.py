@@ -23,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")
 
 SECRET = "nvapi-CHECK-SECRET-9f8e7d6c5b4a"
 REPO = Path(__file__).resolve().parents[1]
-VLM, LLM = "nvidia/cosmos-reason1-7b", "nvidia/llama-3.3-nemotron-super-49b-v1"
+VLM, LLM = "nvidia/cosmos-reason1-7b", "nvidia/nvidia-nemotron-nano-9b-v2"  # the workflow stack's NIMs
 
 
 def write_config(tmp_path: Path, **backends) -> Path:
@@ -66,6 +66,8 @@ def test_all_services_ok_exit_0(live, tmp_path, capsys):
     assert lines[0].startswith(f"[ok  ] NIM {nim.url} ({VLM}): ready, model served")
     assert lines[1].startswith(f"[ok  ] NIM {nim.url} ({LLM}): ready, model served")
     assert lines[2].startswith(f"[ok  ] Cosmos-Transfer {cosmos.url}: API lists") and "'/generate_video'" in lines[2]
+    # the model the (multicontrol) server announces, and the controls the job leaves to it
+    assert lines[2].endswith("; runs model 'multicontrol' (announced by the server); sends ['edge', 'depth', 'seg']")
     # the key was sent to the NIM as a bearer header, and shown nowhere
     assert {r["path"] for r in nim.requests} == {"/v1/health/ready", "/v1/models"}
     assert all(r["headers"].get("Authorization") == f"Bearer {SECRET}" for r in nim.requests)
@@ -105,7 +107,7 @@ def test_wrong_model_and_wrong_server_kind(live, tmp_path, monkeypatch):
     v = check_services(cfg)
     assert [x.ok for x in v] == [True, False, False]
     assert v[1].detail == f"model 'acme/unknown-llm' not served (serves {[VLM, LLM]})"
-    assert v[1].line().endswith("— fix endpoints.vlm_model / llm_model")
+    assert v[1].line().endswith("— set endpoints.llm_model to one of them")  # the key to set, by name
     assert v[2].service == f"Cosmos-Transfer {nim.url}" and not v[2].ok
 
 

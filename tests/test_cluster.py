@@ -70,7 +70,8 @@ def test_two_node_cluster_job_submit_to_s3(tmp_path, s3_server, monkeypatch):
     bucket = s3_server.make_bucket("sdg-cluster")
     uri = f"s3://{bucket}/run1"
     job = tiny_job(name="cluster-tiny",
-                   resources={"stage_resources": {"simulate": {"carla": 1}, "augment": {"cosmos": 1}}})
+                   resources={"stages": {"simulate": {"resources": {"carla": 1}},
+                                          "augment": {"resources": {"cosmos": 1}}}})
     cfg_path = tmp_path / "cluster_tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(job))
     # the nodes get the S3 endpoint and credentials in their environment (as an instance profile would), never in
@@ -186,7 +187,7 @@ def test_unreachable_ray_address_is_one_line_exit_2(tmp_path):
 @pytest.mark.slow
 def test_stage_needing_a_resource_no_node_has_is_one_line_exit_2(tmp_path):
     p = tmp_path / "job.yaml"
-    p.write_text(yaml.safe_dump(tiny_job(resources={"stage_resources": {"simulate": {"carla": 1}}})))
+    p.write_text(yaml.safe_dump(tiny_job(resources={"stages": {"simulate": {"resources": {"carla": 1}}}})))
     out = tmp_path / "out"
     line = one_line(sdg("run", str(p), "--output", str(out), timeout=300))
     assert "'simulate'" in line and "'carla'" in line and "ray start --resources" in line

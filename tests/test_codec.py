@@ -45,3 +45,24 @@ def test_png_lossless_and_jpeg_close():
     red = np.zeros((8, 8, 3), np.uint8)
     red[..., 0] = 255
     assert decode_image(encode_image(red, "png"))[0, 0].tolist() == [255, 0, 0]
+
+
+def test_first_format_blobs_still_decode():
+    """Datasets written by the first version (zlib, "SDGA1") stay readable."""
+    import json
+    import struct
+    import zlib
+
+    a = (np.arange(60, dtype=np.float32) * 1.5).reshape(3, 4, 5)
+    data = zlib.compress(a.tobytes(), 1)
+    h = json.dumps([{"name": "a", "dtype": a.dtype.str, "shape": list(a.shape), "nbytes": len(data)}]).encode()
+    old = b"SDGA1" + struct.pack("<I", len(h)) + h + data
+    np.testing.assert_array_equal(decode_array(old), a)
+    new = encode_array(a)
+    assert new.startswith(b"SDGA2") and decode_array(new).flags.writeable
+
+
+def test_zstd_blobs_are_small_for_label_images():
+    inst = np.zeros((720, 1280), np.uint32)
+    inst[100:300, 200:500] = 1234
+    assert len(encode_array(inst)) < inst.nbytes / 100

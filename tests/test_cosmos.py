@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -11,19 +12,25 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from servers.cosmos_app import free_port, grade  # noqa: E402
+from servers.fixtures import cosmos_server  # noqa: E402,F401 (the shared session server)
 
-from sdg.augment.base import AugmentRequest, Augmenter, Look  # noqa: E402
+from sdg.augment.base import Augmenter, AugmentRequest, Look  # noqa: E402
 from sdg.augment.cosmos import (  # noqa: E402
     CosmosOutputMismatch,
     CosmosRequestError,
     CosmosTransferClient,
     CosmosUnavailable,
-    check_cosmos,
-    make_augmenter_client,
     parse_status,
 )
-from sdg.augment.video import encode_mp4  # noqa: E402
-from servers.fixtures import cosmos_server  # noqa: E402,F401 (the shared session server)
+from sdg.augment.cosmos_model import (  # noqa: E402
+    MODEL_CONTROLS,
+    MODELS,
+    controls_problem,
+    model_from_gradio_config,
+    model_problem,
+)
+from sdg.augment.cosmos_setup import check_cosmos, make_augmenter_client  # noqa: E402
+from sdg.augment.video import encode_mp4, probe_mp4  # noqa: E402
 from sdg.config import ConfigError, parse_config  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # gradio's own pandas deprecations
@@ -299,3 +306,117 @@ def test_output_mismatch_survives_pickling():
     e = CosmosOutputMismatch("clip-1", (12, 90, 160), (11, 90, 160), "; check the server")
     back = pickle.loads(pickle.dumps(e))
     assert type(back) is CosmosOutputMismatch and str(back) == str(e) and back.got == (11, 90, 160)
+
+
+
+# ------------------------------------------------------------------------------------------------ the server's model
+def _ui(title="Gradio", header=None, request="{}"):
+    """A Gradio /config as the server's UI describes itself (only the parts read)."""
+    comps = [{"id": 1, "type": "markdown", "props": {"value": f"# {header}" if header else ""}},
+             {"id": 2, "type": "textbox", "props": {"label": "Request (JSON)", "value": request}}]
+    return {"title": title, "components": comps}
+
+
+def test_model_from_the_servers_ui_description():
+    import json
+
+    from sdg.config import Endpoints
+
+    assert model_from_gradio_config(_ui("Cosmos-Transfer2.5 Edge Transfer")) == "edge"
+    assert model_from_gradio_config(_ui("Cosmos-Transfer2.5 Segmentation Transfer")) == "seg"
+    assert model_from_gradio_config(_ui("Cosmos-Transfer2.5 Blur Transfer")) == "vis"
+    assert model_from_gradio_config(_ui("Cosmos-Transfer2.5 Edge Distilled Transfer")) == "edge/distilled"
+    assert model_from_gradio_config(_ui("Cosmos-Transfer2.5 Multi-control Transfer")) == "multicontrol"
+    assert model_from_gradio_config(_ui(header="Cosmos-Transfer2.5 Depth Transfer")) == "depth"  # header only
+    # no title or header: the default request's control blocks
+    req = {"name": "x", "video_path": "a.mp4", "depth": {"control_path": "d.mp4"}}
+    assert model_from_gradio_config(_ui(request=json.dumps(req))) == "depth"
+    req["seg"] = {"control_path": "s.mp4"}
+    assert model_from_gradio_config(_ui(request=json.dumps(req))) == "multicontrol"
+    distilled = {"name": "robot_edge_distilled", "edge": {"control_path": "e.mp4"}}
+    assert model_from_gradio_config(_ui(request=json.dumps(distilled))) == "edge/distilled"
+    views = {"name": "mv", "front_wide": {"input_path": "f.mp4", "control_path": "c.mp4"}}
+    assert model_from_gradio_config(_ui(request=json.dumps(views))) == "multiview"
+    # says nothing: None (the job's endpoints.cosmos_model is used)
+    for quiet in (_ui(), _ui(request="not json"), {}, None, {"title": "Cosmos-Transfer2.5 Something New"}):
+        assert model_from_gradio_config(quiet) is None
+    # the config accepts exactly the single-view models the client knows
+    assert set(Endpoints.model_fields["cosmos_model"].annotation.__args__) == set(MODEL_CONTROLS)
+    assert set(MODELS) - set(MODEL_CONTROLS) == {"multiview"}
+
+
+def test_controls_against_the_model():
+    assert controls_problem("edge", ["edge"], True) is None
+    assert controls_problem("multicontrol", ["edge", "depth", "seg"], True) is None
+    assert controls_problem("edge", None, True) is None  # left to the model
+    what, fix = controls_problem("edge", ["seg"], True)
+    assert what == ("the server runs model 'edge' (MODEL_NAME=edge), which takes the edge control only; "
+                    "augmentation.controls asks for ['seg']")
+    assert fix == ("set augmentation.controls: [edge] and endpoints.cosmos_model: edge, or restart the server with "
+                   "MODEL_NAME=seg")
+    what, fix = controls_problem("edge", ["edge", "depth"], True)
+    assert "asks for ['edge', 'depth']" in what and fix.endswith("MODEL_NAME=multicontrol")
+    what, fix = controls_problem("depth", ["seg"], False)  # not announced: the job's own setting is named
+    assert what.startswith("endpoints.cosmos_model is 'depth', which takes the depth control only")
+    assert controls_problem("multiview", None, True)[0].endswith("multi-camera requests sdg does not make")
+    # a server announcing another model than the job set
+    what, fix = model_problem("edge", "seg", True, None, ["edge"])
+    assert what == "the server runs model 'edge' (MODEL_NAME=edge) but endpoints.cosmos_model is 'seg'"
+    assert fix == "set endpoints.cosmos_model: edge, or restart the server with MODEL_NAME=seg"
+    assert model_problem("edge", "seg", False, None, ["edge", "depth"]) is None  # default model: the server's wins
+    what, fix = model_problem("vis", "edge", False, None, ["edge", "depth", "seg"])  # none of the made controls
+    assert what == ("the server runs model 'vis', which takes the vis control only; the job makes ['edge', 'depth', "
+                    "'seg'] (augmentation.controls)") and fix == "set augmentation.controls: [vis]"
+    assert model_problem(None, None, False, ["edge"], None) is None  # nothing known: nothing to say
+
+
+def test_announced_model_decides_the_controls_sent(srv):
+    c = client(srv, model="edge")  # the job's default model; the (multicontrol) server says otherwise
+    assert c.announced_model() == "multicontrol"
+    v = c.check()
+    assert v.ok and v.detail.endswith("; runs model 'multicontrol' (announced by the server); "
+                                      "sends ['edge', 'vis', 'depth', 'seg']")
+    c.augment(request(controls=("edge", "seg")))
+    body = srv.requests[-1]
+    assert [k for k in ("edge", "vis", "depth", "seg") if k in body] == ["edge", "seg"]
+    # an explicit model the server does not run stops the preflight and the request, before any generation
+    wrong = client(srv, model="seg", model_explicit=True)
+    v = wrong.check()
+    assert not v.ok and v.line().endswith("but endpoints.cosmos_model is 'seg' — set endpoints.cosmos_model: "
+                                          "multicontrol, or restart the server with MODEL_NAME=seg")
+    calls = srv.generate_calls
+    with pytest.raises(CosmosRequestError, match="runs model 'multicontrol'.*endpoints.cosmos_model is 'seg'"):
+        wrong.augment(request())
+    assert srv.generate_calls == calls
+
+
+def test_controls_are_uploaded_lossless_444_and_the_input_as_420(srv):
+    """What reaches the server: the control as H.264 yuv444p (palette colours within 1), the input video yuv420p."""
+    from sdg.augment.video import read_mp4
+
+    req = request(controls=())
+    seg = np.zeros((12, 48, 64, 3), np.uint8)
+    seg[:, :24] = (128, 64, 128)  # road
+    seg[:, 24:] = (220, 20, 60)  # pedestrian
+    req.controls["seg"] = seg
+    client(srv, controls=["seg"]).augment(req)
+    files = {os.path.basename(p): p for p in srv.uploaded}  # the server's copies of the uploads
+    assert sorted(files) == ["input.mp4", "seg.mp4"]
+    info = probe_mp4(files["seg.mp4"])
+    assert (info.codec, info.pix_fmt, info.frames, info.fps) == ("h264", "yuv444p", 12, 10.0)
+    assert probe_mp4(files["input.mp4"]).pix_fmt == "yuv420p"
+    assert np.abs(read_mp4(files["seg.mp4"]).astype(int) - seg.astype(int)).max() <= 1
+
+
+def test_node_local_servers_are_left_to_the_replicas_health_checks(monkeypatch):
+    """On a cluster whose Cosmos servers listen on 127.0.0.1 of each cosmos node, the driver cannot reach them: the
+    preflight says each replica checks its own server instead of failing (a plain loopback url is still checked)."""
+    from sdg.augment.cosmos_setup import check_cosmos
+
+    monkeypatch.delenv("SDG_COSMOS_URL", raising=False)
+    local = _cfg(endpoints={"cosmos_url": "http://127.0.0.1:9"},
+                 resources={"serve": {"augment": {"resources": {"cosmos": 1}}}})
+    (v,) = check_cosmos(local)
+    assert v.ok and "node-local" in v.detail and "cosmos" in v.detail
+    (v,) = check_cosmos(_cfg(endpoints={"cosmos_url": "http://127.0.0.1:9"}))
+    assert not v.ok  # nothing listens on port 9: a real check

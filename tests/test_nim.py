@@ -12,22 +12,27 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from servers.cosmos_app import free_port  # noqa: E402
-from servers.openai_server import OpenAITestServer  # noqa: E402
+from servers.openai_server import OpenAITestServer, rewrite  # noqa: E402
 
-from sdg.augment.base import Look, PromptSource, choose_look  # noqa: E402
+from sdg.augment.base import Look, Prompt, PromptSource, choose_look  # noqa: E402
 from sdg.augment.http import backoff_delays, redact, redact_url, retry  # noqa: E402
-from sdg.augment.nim import NimClient, NimError, check_nims  # noqa: E402
+from sdg.augment.nim import NimClient, NimError, check_nims, reasoning_off  # noqa: E402
 from sdg.augment.prompts import (  # noqa: E402
+    DEFAULT_FILL_TEMPLATE,
     DEFAULT_VALUES,
+    POLISH_INSTRUCTION,
+    RETRY_REMINDER,
+    RETRY_TEMPERATURE,
     NimPromptSource,
     TemplatePromptSource,
     condition_values,
     extract_answer,
     make_prompt_source,
+    refusal,
 )
 from sdg.config import ConfigError, parse_config  # noqa: E402
 
-VLM, LLM = "nvidia/cosmos-reason1-7b", "nvidia/llama-3.3-nemotron-super-49b-v1"
+VLM, LLM = "nvidia/cosmos-reason1-7b", "nvidia/nvidia-nemotron-nano-9b-v2"  # the workflow's stack
 SECRET = "nvapi-TESTSECRET-0123456789abcdef"
 
 
@@ -201,8 +206,10 @@ def test_template_prompts_are_seeded_and_follow_the_look():
     assert isinstance(src, PromptSource) and src.name == "template"
     rgb = color_clip(2)
     fog_night = Look("fog", "night", "wet", seed=11, variant=0)
-    p = src.prompt("c", rgb, fog_night, 10.0)
-    assert p == src.prompt("other-clip", rgb, fog_night, 10.0) == TemplatePromptSource().text(fog_night)
+    result = src.prompt("c", rgb, fog_night, 10.0)
+    assert isinstance(result, Prompt) and result.provenance == {"prompt_origin": "template"}
+    p = result.text
+    assert p == src.prompt("other-clip", rgb, fog_night, 10.0).text == TemplatePromptSource().text(fog_night)
     assert re.search(r"fog|mist", p) and "night" in p and "wet" in p
     snow_day = Look("snow", "day", "dry", seed=11, variant=1)
     q = src.text(snow_day)
@@ -240,33 +247,47 @@ def test_caption_sends_the_clip_as_base64_mp4(srv):
     assert src.caption("clip1", color_clip(), 8.0) == cap and len(srv.chat_requests()) == 1  # cached per clip
 
 
+def _fill(caption: str, look: Look, template: str = DEFAULT_FILL_TEMPLATE) -> str:
+    """The stand-in Nemotron's answer to the fill instruction (after its reasoning trace)."""
+    return rewrite(template.format(caption=caption, **condition_values(look, DEFAULT_VALUES)))
+
+
 def test_nim_prompt_fill_polish_and_determinism(srv):
+    srv.reset(style="nemotron")
+    srv.echo_when = None  # every answer usable: this test counts requests
     srv.caption_text = "Two cars cross the junction; a cyclist waits."
     rgb = color_clip()
     look0 = choose_look(7, "clip9", 0, ["clear", "fog", "rain", "snow"], ["day", "night", "dusk"], ["dry", "wet"])
     look1 = choose_look(7, "clip9", 1, ["clear", "fog", "rain", "snow"], ["day", "night", "dusk"], ["dry", "wet"])
 
     plain = NimPromptSource(nim(srv, VLM), nim(srv, LLM), polish=False)
-    p0 = plain.prompt("clip9", rgb, look0, 10.0)
+    r0 = plain.prompt("clip9", rgb, look0, 10.0)
+    p0 = r0.text
     conds = condition_values(look0, DEFAULT_VALUES)
-    assert p0.startswith(f"ECHO[seed={look0.seed}]: Here is a description of a traffic camera video:")
-    assert srv.caption_text in p0 and "thinking" not in p0
+    assert p0 == _fill(srv.caption_text, look0)
+    assert p0.startswith(srv.caption_text.rstrip(".") + ".") and "think" not in p0
     for phrase in conds.values():
-        assert phrase in p0
+        assert phrase.rstrip(".") in p0
+    assert r0.provenance == {"prompt_origin": "nim", "vlm_model": VLM, "llm_model": LLM}
     fill = srv.chat_requests()[-1]["body"]
     assert fill["model"] == LLM and fill["seed"] == look0.seed and fill["temperature"] == 0.0
+    assert fill["messages"][0] == {"role": "system", "content": "/no_think"}  # Nemotron's reasoning switch
+    assert fill["messages"][1]["content"] == DEFAULT_FILL_TEMPLATE.format(caption=srv.caption_text, **conds)
 
-    srv.reset()
+    srv.reset(style="nemotron")
+    srv.echo_when = None
     srv.caption_text = "Two cars cross the junction; a cyclist waits."
     polished = NimPromptSource(nim(srv, VLM), nim(srv, LLM), polish=True)
-    a0 = polished.prompt("clip9", rgb, look0, 10.0)
-    a1 = polished.prompt("clip9", rgb, look1, 10.0)
+    a0 = polished.prompt("clip9", rgb, look0, 10.0).text
+    a1 = polished.prompt("clip9", rgb, look1, 10.0).text
     assert len(srv.chat_requests()) == 5  # 1 caption (shared by both variants) + 2 x (fill + polish)
-    assert a0.startswith(f"ECHO[seed={look0.seed}]: Polish the following") and p0 in a0
-    again = NimPromptSource(nim(srv, VLM), nim(srv, LLM), polish=True).prompt("clip9", rgb, look0, 10.0)
+    polish = srv.chat_requests()[2]["body"]
+    assert polish["messages"][1]["content"] == POLISH_INSTRUCTION.format(prompt=p0)
+    assert a0 == rewrite(POLISH_INSTRUCTION.format(prompt=p0)) == p0  # the stand-in polishes to the same text
+    again = NimPromptSource(nim(srv, VLM), nim(srv, LLM), polish=True).prompt("clip9", rgb, look0, 10.0).text
     assert again == a0  # same seed, same prompt
     shipped = pickle.loads(pickle.dumps(polished))  # as Ray ships it to an actor
-    assert shipped.prompt("clip9", rgb, look0, 10.0) == a0
+    assert shipped.prompt("clip9", rgb, look0, 10.0).text == a0
     assert a1 != a0  # another variant, another prompt
     assert isinstance(polished, PromptSource)
 
@@ -276,10 +297,113 @@ def test_template_checks_and_custom_values(srv):
         NimPromptSource(nim(srv, VLM), nim(srv, LLM), template="{caption} in {weather}")
     with pytest.raises(ValueError, match="caption"):
         NimPromptSource(nim(srv, VLM), nim(srv, LLM), template="in {weather_condition}")
-    src = NimPromptSource(nim(srv, VLM), nim(srv, LLM), template="{caption} | {weather_condition}", polish=False,
+    srv.reset(style="nemotron")
+    srv.echo_when = None
+    src = NimPromptSource(nim(srv, VLM), nim(srv, LLM), template="Make a prompt.\n\nScene: {caption}\n"
+                          "Weather: {weather_condition}", polish=False,
                           values={"weather_condition": {"rain": ["DRIZZLE"]}})
-    srv.caption_text = "cap"
-    assert src.prompt("c", color_clip(), Look("rain", "day", "dry", 5, 0), 10.0) == "ECHO[seed=5]: cap | DRIZZLE"
+    srv.caption_text = "Two buses wait at the red light beside a kiosk"
+    assert src.prompt("c", color_clip(), Look("rain", "day", "dry", 5, 0), 10.0).text == \
+        "Two buses wait at the red light beside a kiosk. The weather is DRIZZLE."
+
+
+def test_reasoning_off_directives():
+    assert reasoning_off("nvidia/nvidia-nemotron-nano-9b-v2") == "/no_think"
+    assert reasoning_off("nvidia/llama-3.3-nemotron-super-49b-v1.5") == "/no_think"
+    assert reasoning_off("nvidia/llama-3.3-nemotron-super-49b-v1") == "detailed thinking off"
+    assert reasoning_off("nvidia/cosmos-reason1-7b") is None  # its trace is prompted for and stripped
+    assert reasoning_off("meta/llama-3.1-8b-instruct") is None
+
+
+def test_refusal_rules():
+    good = ("A photorealistic traffic camera video of a four-way junction at night in dense fog, wet asphalt "
+            "reflecting the street lamps while two cars cross.")
+    assert refusal(good, DEFAULT_FILL_TEMPLATE) is None
+    assert refusal("", DEFAULT_FILL_TEMPLATE) == "empty answer"
+    assert refusal(good + " <|im_end|>", DEFAULT_FILL_TEMPLATE) == "leftover tag '<|im_end|>'"
+    assert refusal("<reasoning>hm</reasoning> " + good, DEFAULT_FILL_TEMPLATE) == "leftover tag '<reasoning>'"
+    assert refusal("Two cars.", DEFAULT_FILL_TEMPLATE) == "too short (2 words < 8)"
+    assert refusal(" ".join(["car"] * 301), DEFAULT_FILL_TEMPLATE) == "too long (301 words > 300)"
+    look = Look("fog", "night", "wet", 3, 0)
+    instruction = DEFAULT_FILL_TEMPLATE.format(caption="Two cars cross.", **condition_values(look, DEFAULT_VALUES))
+    assert refusal("Sure. " + instruction, DEFAULT_FILL_TEMPLATE) == "echo of the instruction"
+    first_sentence = DEFAULT_FILL_TEMPLATE.split(". ")[0] + "."  # only the instruction's first sentence
+    assert refusal(first_sentence, DEFAULT_FILL_TEMPLATE) == "echo of the instruction"
+    polish = POLISH_INSTRUCTION.format(prompt=good)
+    assert refusal(good, POLISH_INSTRUCTION) is None  # a polish that returns the prompt is no echo
+    assert refusal(extract_answer(polish), POLISH_INSTRUCTION) == "echo of the instruction"
+
+
+def test_refused_answers_are_asked_again_with_the_next_seed(srv):
+    srv.reset(style="nemotron")
+    srv.echo_when = None
+    srv.caption_text = "Two cars cross the junction while a cyclist waits at the kerb."
+    srv.llm_faults = ["echo", "unclosed"]  # the fill's first two answers; the third is good
+    look = Look("rain", "dusk", "wet", seed=40, variant=1)
+    src = NimPromptSource(nim(srv, VLM), nim(srv, LLM), polish=False)
+    out = src.prompt("c", color_clip(), look, 10.0)
+    assert out.text == _fill(srv.caption_text, look)
+    assert out.provenance["prompt_origin"] == "nim"
+    assert out.provenance["prompt_refused"] == ["echo of the instruction", "empty answer"]
+    fills = [r["body"] for r in srv.chat_requests()][1:]
+    assert [b["seed"] for b in fills] == [40, 41, 42]
+    assert [b["temperature"] for b in fills] == [0.0, RETRY_TEMPERATURE, RETRY_TEMPERATURE]
+    assert [b["messages"][0]["content"] for b in fills] == ["/no_think"] + [f"/no_think\n{RETRY_REMINDER}"] * 2
+    assert [kind for _, kind in srv.answers] == ["echo", "unclosed", "ok"]
+
+
+def test_every_answer_refused_falls_back_to_the_template_prompt(srv, caplog):
+    srv.reset(style="nemotron")
+    srv.echo_when = lambda body: True  # the LLM only ever repeats the instruction
+    srv.caption_text = "Two cars cross the junction while a cyclist waits at the kerb."
+    look = Look("snow", "night", "wet", seed=8, variant=0)
+    caplog.set_level(logging.WARNING, logger="sdg.augment.prompts")
+    src = NimPromptSource(nim(srv, VLM), nim(srv, LLM), answer_retries=2)
+    out = src.prompt("clipF", color_clip(), look, 10.0)
+    assert out.text == TemplatePromptSource().text(look)
+    assert out.provenance == {"prompt_origin": "template_fallback", "vlm_model": VLM, "llm_model": LLM,
+                              "prompt_refused": ["echo of the instruction"] * 3}
+    assert len(srv.chat_requests()) == 1 + 3  # caption + three fill attempts, no polish of nothing
+    assert "clipF variant 0: every LLM answer was refused" in caplog.text
+
+
+def test_refused_polish_keeps_the_filled_prompt(srv):
+    srv.reset(style="nemotron")
+    srv.echo_when = None
+    srv.caption_text = "Two cars cross the junction while a cyclist waits at the kerb."
+    srv.llm_faults = ["ok", "long", "tag", "empty"]  # fill fine, then every polish attempt refused
+    look = Look("clear", "day", "dry", seed=3, variant=0)
+    out = NimPromptSource(nim(srv, VLM), nim(srv, LLM), polish=True).prompt("c", color_clip(), look, 10.0)
+    assert out.text == _fill(srv.caption_text, look)
+    assert out.provenance["prompt_origin"] == "nim"
+    assert out.provenance["polish_refused"] == ["too long (400 words > 300)", "leftover tag '<|im_end|>'",
+                                                "empty answer"]
+
+
+def test_the_only_served_model_is_used_and_said_once(caplog):
+    llm_only = OpenAITestServer(models=(LLM,), style="nemotron").start()
+    both = OpenAITestServer(models=(VLM, LLM)).start()
+    try:
+        caplog.set_level(logging.WARNING, logger="sdg.augment.nim")
+        c = NimClient(llm_only.url, "acme/renamed-llm", setting="endpoints.llm_model", retries=0)
+        v = c.check()
+        assert v.ok and v.line() == (f"[ok  ] NIM {llm_only.url} (acme/renamed-llm): ready; model 'acme/renamed-llm' "
+                                     f"not served; using '{LLM}', the only model it serves (set endpoints.llm_model: "
+                                     f"{LLM} to say so)")
+        assert c.resolve_model() == LLM == c.model and c.resolve_model() == LLM
+        assert len([r for r in llm_only.requests if r["path"] == "/v1/models"]) == 2  # check + one resolution
+        assert len([r for r in caplog.records if "the only model it serves" in r.getMessage()]) == 1
+        c.chat([{"role": "user", "content": "hi"}])
+        assert llm_only.chat_requests()[-1]["body"]["model"] == LLM
+        several = NimClient(both.url, "acme/renamed-llm", setting="endpoints.llm_model", retries=0)
+        v = several.check()
+        assert not v.ok and v.line() == (f"[FAIL] NIM {both.url} (acme/renamed-llm): model 'acme/renamed-llm' not "
+                                         f"served (serves {[VLM, LLM]}) — set endpoints.llm_model to one of them")
+        with pytest.raises(NimError, match=r"not served .* set endpoints.llm_model to one of them"):
+            several.resolve_model()
+    finally:
+        llm_only.close()
+        both.close()
 
 
 def _cfg(**over):

@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 from sdg.carla.loginfo import format_log_info, log_info
-from sdg.carla.recorder import (
-    Collision, EventAdd, RecorderError, iter_packets, load_recording, read_header, sample_poses, states_at,
-    trajectories,
-)
+from sdg.carla.recorder import iter_packets, load_recording, read_header, sample_poses, states_at, trajectories
+from sdg.carla.recorder_packets import Collision, EventAdd, RecorderError
 from sdg.carla.sizes import actor_size, category_of
 from sdg.carla.writer import FrameRecord, scene_to_recording, write_recording
 from sdg.geometry import rotation_matrix

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdg.carla.recorder import Collision, EventAdd, load_recording
+from sdg.carla.recorder import load_recording
+from sdg.carla.recorder_packets import Collision, EventAdd
 from sdg.carla.writer import FrameRecord, write_recording
 from sdg.config import RecordingScenario, load_config
 from sdg.scenario.replay import replay_window, scene_from_recording

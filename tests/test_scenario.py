@@ -10,14 +10,17 @@ import pytest
 
 from sdg.config import BuiltinScenario
 from sdg.geometry import box_corners, wrap_degrees
-from sdg.scenario.builtin import SCENARIO_KINDS, actor_size_table, build_scene
+from sdg.scenario.builtin import SCENARIO_KINDS, build_scene
 from sdg.scenario.camera_yaml import load_camera_yaml
-from sdg.scenario.layout import LAYOUTS, STATIC_ID_BASE, build_layout, layout_for_map
-from sdg.scenario.polyline import Polyline, rect_corners, rects_overlap, turn
+from sdg.scenario.layout import LAYOUTS, build_layout, layout_for_map
+from sdg.scenario.layout_model import STATIC_ID_BASE, Lane, mark_conflicts
+from sdg.scenario.opendrive import layout_from_xodr
+from sdg.scenario.polyline import Polyline, line, rect_corners, rects_overlap, turn
 from sdg.scenario.routes import make_route, route_choices
 from sdg.scenario.signals import two_group_plan
 from sdg.scenario.simulation import Simulation, VehicleAgent
 from sdg.scenario.topdown import draw_scene, draw_topdown, save_png
+from sdg.scenario.traffic import actor_size_table
 from sdg.scenario.walkers import CrossingWait, WalkerAgent
 from sdg.tags import TAG
 
@@ -115,6 +118,58 @@ def test_intersection_lane_graph_and_signals():
         assert acts[lid].poses.shape == (2, 6) and np.all(acts[lid].poses[0] == acts[lid].poses[1])
     signs = [a for a in acts.values() if a.category == "traffic_sign"]
     assert len(signs) == 4 and all(a.type_id.startswith("traffic.speed_limit.") for a in signs)
+
+
+def _connector(lid: int, p0, p1, pred: int) -> Lane:
+    return Lane(id=lid, path=Polyline(line(p0, p1)), width=3.5, speed_limit=10.0, kind="junction",
+                predecessors=[pred])
+
+
+def test_mark_conflicts_rule():
+    """The one conflict rule of both layout builders (junction.py and opendrive.py): connectors of a junction
+    conflict when their centre lines come closer than `clearance` (3.2 m), unless they leave the same lane."""
+    a = _connector(10, (-10.0, 1.75), (10.0, 1.75), pred=0)  # eastbound straight
+    a_turn = _connector(11, (-10.0, 1.75), (-1.75, 10.0), pred=0)  # leaves the same entry lane as `a`
+    b = _connector(12, (-1.75, 10.0), (-1.75, -10.0), pred=1)  # crosses `a` at right angles
+    c = _connector(13, (10.0, -1.75), (-10.0, -1.75), pred=2)  # opposite direction, 3.5 m from `a`, `a_turn`
+    d = _connector(14, (10.0, -1.25), (-10.0, -1.25), pred=3)  # 3.0 m from `a` and `a_turn`, 0.5 m from `c`
+    far = _connector(15, (40.0, 40.0), (60.0, 40.0), pred=4)  # bounding box far from all others
+    other = _connector(16, (-10.0, 1.0), (10.0, 1.0), pred=5)  # overlaps `a` but is not passed in
+    mark_conflicts([a, a_turn, b, c, d, far])
+    got = {lane.id: sorted(lane.conflicts) for lane in (a, a_turn, b, c, d, far, other)}
+    assert got == {10: [12, 14], 11: [12, 14], 12: [10, 11, 13, 14], 13: [12, 14], 14: [10, 11, 12, 13],
+                   15: [], 16: []}
+    e = _connector(20, (0.0, 0.0), (10.0, 0.0), pred=6)
+    f = _connector(21, (0.0, 3.0), (10.0, 3.0), pred=7)
+    mark_conflicts([e, f], clearance=2.9)  # 3.0 m apart: no conflict below that clearance
+    assert not e.conflicts and not f.conflicts
+
+
+def _rule_conflicts(lanes: list[Lane], clearance: float = 3.2) -> dict[int, set[int]]:
+    """Brute force of the rule: every pair, no shortcut."""
+    pts = {lane.id: lane.path.resampled(0.5).points for lane in lanes}
+    out = {lane.id: set() for lane in lanes}
+    for la in lanes:
+        for lb in lanes:
+            if la.id == lb.id or set(la.predecessors) & set(lb.predecessors):
+                continue
+            if np.linalg.norm(pts[la.id][:, None] - pts[lb.id][None], axis=-1).min() < clearance:
+                out[la.id].add(lb.id)
+    return out
+
+
+@pytest.mark.parametrize("source", ["intersection", "t_junction", "arterial", "crossroads.xodr"])
+def test_layout_conflicts_follow_the_rule(source):
+    if source.endswith(".xodr"):
+        lay = layout_from_xodr(ROOT / "tests/data" / source)
+        assert lay.info["junctions"] == 1  # one junction: all its connectors form one group
+    else:
+        lay = build_layout(source, 0)
+    js = lay.lanes_of("junction")
+    want = _rule_conflicts(js)
+    assert {lane.id: lane.conflicts for lane in js} == want
+    assert sum(map(len, want.values())) > 0
+    assert all(not lane.conflicts for lane in lay.lanes.values() if lane.kind != "junction")
 
 
 def test_layout_props_stay_off_the_road():

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import small_job  # noqa: E402
 from servers.cosmos_app import grade  # noqa: E402
 from servers.fixtures import cosmos_server, nim_server  # noqa: E402,F401
+from servers.openai_server import rewrite  # noqa: E402
 
 from sdg.augment.base import Look  # noqa: E402
 from sdg.augment.prompts import (  # noqa: E402
@@ -25,7 +26,6 @@ from sdg.augment.prompts import (  # noqa: E402
     DEFAULT_VALUES,
     POLISH_INSTRUCTION,
     condition_values,
-    extract_answer,
 )
 from sdg.codec import decode_image  # noqa: E402
 from sdg.config import parse_config  # noqa: E402
@@ -93,7 +93,8 @@ def _shard(out: Path):
 def runs(ray_cluster, cosmos_server, nim_server, tmp_path_factory):
     """A builtin run (in-process) and the Cosmos/NIM run through Serve of the same config."""
     cosmos_server.reset()
-    nim_server.reset()
+    nim_server.reset(style="nemotron")  # reasoning traces before every answer
+    nim_server.echo_when = None  # no refused answers here (tests/test_stack.py has them): one request per step
     nim_server.caption_text = CAPTION
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SDG_COSMOS_URL", cosmos_server.url)
@@ -130,6 +131,8 @@ def test_run_goes_through_both_serve_apps(runs):
     assert len(prov) == 1
     p = json.loads(prov.pop())
     assert p["augmenter"] == "serve:augment/cosmos" and p["prompts"] == "serve:prompt/nim"
+    # the prompt's own provenance came through the Serve app with it
+    assert p["prompt_origin"] == "nim" and p["llm_model"] == "nvidia/nvidia-nemotron-nano-9b-v2"
 
 
 def test_servers_saw_one_request_per_variant(runs):
@@ -150,7 +153,7 @@ def test_servers_saw_one_request_per_variant(runs):
     vlm = [b for b in chats if any(isinstance(m["content"], list) for m in b["messages"])]
     llm = [b for b in chats if b not in vlm]
     assert len(vlm) == 1 and vlm[0]["model"] == "nvidia/cosmos-reason1-7b"
-    assert len(llm) == 4 and {b["model"] for b in llm} == {"nvidia/llama-3.3-nemotron-super-49b-v1"}
+    assert len(llm) == 4 and {b["model"] for b in llm} == {"nvidia/nvidia-nemotron-nano-9b-v2"}
     assert sorted(b["seed"] for b in llm) == sorted([looks[0].seed] * 2 + [looks[1].seed] * 2)
 
 
@@ -158,12 +161,12 @@ def test_prompts_are_the_nim_fill_and_polish(runs):
     t = _shard(runs["serve"][0]).to_pylist()
     for r in t:
         look = Look.from_json(r["look"])
-        echo = f"<think>thinking</think>ECHO[seed={look.seed}]: "
-        filled = extract_answer(echo + DEFAULT_FILL_TEMPLATE.format(
-            caption=CAPTION, **condition_values(look, DEFAULT_VALUES)))
-        expected = extract_answer(echo + POLISH_INSTRUCTION.format(prompt=filled))
+        # the stand-in Nemotron's answers after its <think> trace: the fill, then the polish of the fill
+        filled = rewrite(DEFAULT_FILL_TEMPLATE.format(caption=CAPTION, **condition_values(look, DEFAULT_VALUES)))
+        expected = rewrite(POLISH_INSTRUCTION.format(prompt=filled))
         assert r["prompt"] == expected
-    assert CAPTION in t[0]["prompt"]
+        assert "<think" not in r["prompt"] and "Answer with the prompt only" not in r["prompt"]
+    assert CAPTION.rstrip(".") in t[0]["prompt"]
 
 
 def test_images_are_the_gradio_grade_of_the_simulator_frames(runs):
@@ -267,10 +270,10 @@ def test_replica_errors_survive_the_trip_to_the_caller(cosmos_server, monkeypatc
     still arrives by name, as a RemoteError)."""
     import pickle
 
-    from serve.apps import AugmentDeployment
     from sdg.augment.base import AugmentRequest
     from sdg.augment.cosmos import CosmosOutputMismatch
     from sdg.serving.contract import RemoteError, portable
+    from serve.apps import AugmentDeployment
 
     class Unpicklable(RuntimeError):
         def __init__(self, a, b):
@@ -368,19 +371,3 @@ def test_deploy_one_replica_per_server_reuse_refuse_and_deadline(ray_cluster, ni
         deploy(big, timeout_s=4.0)
     assert time.time() - t0 < 30
     assert not {"augment", "prompt"} & _apps_now()
-
-
-def test_oversubscription_is_named_before_it_hangs(ray_cluster, caplog):
-    from sdg.run import standing_cpus, warn_if_oversubscribed
-
-    fits = parse_config(tiny_job(augmenter="cosmos", prompts="nim") | {"endpoints": {"cosmos_url": "http://a:1"}})
-    assert standing_cpus(fits, serving=True) == {"simulate actors": 0.5, "augment actors": 0.25, "a stage task": 0.25,
-                                                 "augment replicas": 0.25, "prompt replica": 0.25}
-    assert warn_if_oversubscribed(fits, serving=True) is False
-    big = parse_config(tiny_job(augmenter="cosmos", prompts="nim")
-                       | {"endpoints": {"cosmos_url": "http://a:1,http://b:1,http://c:1"},
-                          "resources": {"simulator_cpus": 1.0, "stage_cpus": 0.5}})
-    with caplog.at_level("WARNING", logger="sdg.run"):
-        assert warn_if_oversubscribed(big, serving=True) is True
-    assert "reserves 3.75 CPUs (simulate actors 1, augment actors 0.5, a stage task 0.5, augment replicas 1.5, " \
-           "prompt replica 0.25) but the cluster has 2" in caplog.text

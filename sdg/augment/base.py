@@ -71,10 +71,20 @@ class Augmenter(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Prompt:
+    """A variant's text prompt and how it was made. ``provenance`` (JSON-able) is merged into the rows' provenance:
+    e.g. ``{"prompt_origin": "nim", "llm_model": ...}``, or the reason an LLM answer was refused and the template
+    prompt used instead."""
+
+    text: str
+    provenance: dict = field(default_factory=dict)
+
+
 @runtime_checkable
 class PromptSource(Protocol):
     name: str
 
-    def prompt(self, clip_id: str, rgb: np.ndarray, look: Look, fps: float) -> str:
-        """The text prompt for one variant of a clip. rgb is the clip's simulator video (T,H,W,3) uint8."""
+    def prompt(self, clip_id: str, rgb: np.ndarray, look: Look, fps: float) -> Prompt:
+        """The prompt for one variant of a clip. rgb is the clip's simulator video (T,H,W,3) uint8."""
         ...

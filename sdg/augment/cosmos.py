@@ -18,6 +18,12 @@ The request JSON follows the server's pydantic ``InferenceArguments`` (extra fie
 chunks internally by ``num_video_frames_per_chunk``). The returned video is checked: same frame count and
 resolution as the input, else :class:`CosmosOutputMismatch` — augmented frames are only usable when they align with
 the ground truth.
+
+The server runs one model (``MODEL_NAME``) that takes only its own control blocks (:mod:`sdg.augment.cosmos_model`).
+The client reads the model from the server's UI description when the server announces it, else uses
+``endpoints.cosmos_model``; controls the job left unset become the model's controls (of those the clip carries), and
+controls the job set explicitly must be ones the model takes (the preflight stops with one line otherwise).
+Videos go up as H.264: the input at high quality (yuv420p, crf 16), the controls lossless 4:4:4 (``qp 0``).
 """
 from __future__ import annotations
 
@@ -40,18 +46,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sdg.augment.base import AugmentRequest
+from sdg.augment.cosmos_model import CONTROL_KEYS, MODEL_CONTROLS, model_from_gradio_config, model_problem
 from sdg.augment.http import redact, redact_url, retry
 from sdg.augment.video import VideoError, even_size, read_mp4, write_mp4
 from sdg.verdict import Verdict
 
 __all__ = ["CONTROL_KEYS", "CosmosError", "CosmosRequestError", "CosmosUnavailable", "CosmosOutputMismatch",
-           "CosmosOptions", "CosmosTransferClient", "parse_status", "make_augmenter_client", "check_cosmos",
-           "cosmos_urls"]
+           "CosmosOptions", "CosmosTransferClient", "parse_status"]
 
 log = logging.getLogger(__name__)
-
-#: Control blocks the server accepts, in the server's order.
-CONTROL_KEYS: tuple[str, ...] = ("edge", "vis", "depth", "seg")
 
 
 class CosmosError(Exception):
@@ -172,12 +175,18 @@ class CosmosTransferClient:
         timeout: seconds one ``/generate_video`` call may take (generation is minutes per 93-frame chunk).
         retries: extra attempts after a transient failure (each attempt re-uploads and regenerates).
         backoff, max_backoff: first backoff wait and its cap, seconds (doubling per retry, jittered).
-        controls: control names to send (any of edge, vis, depth, seg); None: every control the request carries.
+        controls: control names to send (any of edge, vis, depth, seg); None: the controls of the server's model
+            (see ``model``) that the request carries.
         control_weights: weight per control in [0, 1] (default 1.0).
         options: request fields (:class:`CosmosOptions`, e.g. guidance, num_steps, sigma_max).
         token_env: name of an env variable whose value gradio_client sends as a bearer token (e.g. HF_TOKEN for a
             private Space); None sends none.
         http_timeout: seconds for uploads, downloads and the API description.
+        model: the ``MODEL_NAME`` the server is expected to run (``endpoints.cosmos_model``); used when the server
+            does not announce its model. None (and no announcement): every control the request carries is sent.
+        model_explicit: ``model`` was set by the job (a server announcing another model is then a mismatch).
+        made_controls: the controls the job's ground-truth stage makes (its default ``augmentation.controls``);
+            with ``controls`` None the preflight checks the model takes at least one of them and names those sent.
     """
 
     name = "cosmos"
@@ -185,7 +194,8 @@ class CosmosTransferClient:
     def __init__(self, url: str, timeout: float = 3600.0, retries: int = 3, backoff: float = 5.0,
                  max_backoff: float = 120.0, controls: Sequence[str] | None = None,
                  control_weights: Mapping[str, float] | None = None, options: Mapping[str, Any] | None = None,
-                 token_env: str | None = None, http_timeout: float = 120.0):
+                 token_env: str | None = None, http_timeout: float = 120.0, model: str | None = None,
+                 model_explicit: bool = False, made_controls: Sequence[str] | None = None):
         if not url or not url.startswith(("http://", "https://")):
             raise ValueError(f"Cosmos-Transfer url must start with http:// or https://, got {redact_url(url or '')!r}")
         if retries < 0 or timeout <= 0:
@@ -215,6 +225,11 @@ class CosmosTransferClient:
             errs = "; ".join(f"{'.'.join(map(str, x['loc'])) or '<root>'}: {x['msg']}" for x in e.errors())
             raise ValueError(f"Cosmos options: {errs} (known: {sorted(CosmosOptions.model_fields)})") from None
         self.token_env = token_env
+        if model is not None and model not in MODEL_CONTROLS and model != "multiview":
+            raise ValueError(f"model: unknown Cosmos-Transfer2.5 model {model!r}; known {list(MODEL_CONTROLS)}")
+        self.model, self.model_explicit = model, bool(model_explicit)
+        self.made_controls = None if made_controls is None else list(made_controls)
+        self._announced: str | None = None
         self._client_obj = None
         self._lock = threading.Lock()
         self._download_dir = tempfile.mkdtemp(prefix="sdg-cosmos-dl-")
@@ -223,11 +238,13 @@ class CosmosTransferClient:
 
     def __getstate__(self) -> dict:
         """Picklable (Ray ships clients to actors): the connection, lock and download folder are per process."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_client_obj", "_lock", "_download_dir")}
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("_client_obj", "_lock", "_download_dir", "_announced")}
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._announced = None
         self._client_obj = None
         self._lock = threading.Lock()
         self._download_dir = tempfile.mkdtemp(prefix="sdg-cosmos-dl-")
@@ -334,13 +351,34 @@ class CosmosTransferClient:
                                  f"(HTTP {r.status_code}); the server must list its output dir in allowed_paths")
 
     # ------------------------------------------------------------------ request
-    def _control_names(self, req: AugmentRequest) -> list[str]:
+    def announced_model(self) -> str | None:
+        """The model the server announces in its UI description (read once per connection); None when it
+        announces none or cannot be reached now (asked again next time)."""
+        if self._announced is None:
+            try:
+                self._announced = model_from_gradio_config(getattr(self._client(), "config", None))
+            except Exception:  # noqa: BLE001 - unreachable now: the request path reports it properly
+                return None
+        return self._announced
+
+    def _model_problem(self, announced: str | None) -> tuple[str, str] | None:
+        return model_problem(announced, self.model, self.model_explicit, self.controls, self.made_controls)
+
+    def _control_names(self, req: AugmentRequest, announced: str | None = None, with_model: bool = True) -> list[str]:
+        """The controls to send for ``req``; ``with_model=False`` checks only the request (no model known yet)."""
         have = set(req.control_videos) | set(req.controls)
+        model = (announced or self.model) if with_model else None
+        if model:
+            problem = self._model_problem(announced)
+            if problem:
+                raise CosmosRequestError(f"Cosmos-Transfer at {self.endpoint}: {problem[0]}; {problem[1]}")
         if self.controls is None:
-            names = [c for c in CONTROL_KEYS if c in have]
+            keys = MODEL_CONTROLS.get(model, CONTROL_KEYS) if model else CONTROL_KEYS
+            names = [c for c in keys if c in have]
             if not names:
-                raise ValueError(f"clip {req.clip_id}: the request carries no control video (edge, vis, depth, "
-                                 "seg); Cosmos-Transfer2.5 needs at least one")
+                raise ValueError(f"clip {req.clip_id}: the request carries none of the controls "
+                                 f"{list(keys)} the server's model ({model or 'any'}) takes (it has {sorted(have)}); "
+                                 "make them in the ground-truth stage (augmentation.controls)")
             return names
         missing = [c for c in self.controls if c not in have]
         if missing:
@@ -392,16 +430,17 @@ class CosmosTransferClient:
                 raise ValueError(f"clip {req.clip_id}: control {name!r} has shape {np.asarray(frames).shape}, the "
                                  f"rgb clip {rgb.shape}; controls must have the clip's frames and size")
 
-    def _attempt(self, req: AugmentRequest, names: list[str], tmp: str) -> np.ndarray:
+    def _attempt(self, req: AugmentRequest, tmp: str) -> np.ndarray:
+        names = self._control_names(req, self.announced_model())
         video_local = os.path.join(tmp, "input.mp4")
-        write_mp4(video_local, req.rgb, req.fps)
+        write_mp4(video_local, req.rgb, req.fps, profile="rgb")
         local_controls = {}
         for name in names:
             p = os.path.join(tmp, f"{name}.mp4")
             if name in req.control_videos:
                 Path(p).write_bytes(req.control_videos[name])
             else:
-                write_mp4(p, req.controls[name], req.fps)
+                write_mp4(p, req.controls[name], req.fps, profile="control")
             local_controls[name] = p
         video_path = self._upload(video_local)
         control_paths = {n: self._upload(p) for n, p in local_controls.items()}
@@ -432,12 +471,12 @@ class CosmosTransferClient:
         """Augment one clip variant: upload rgb + controls, generate, download, decode, check. Returns
         (T, H, W, 3) uint8 RGB with req.rgb's T, H and W."""
         self._validate(req)
-        names = self._control_names(req)
+        self._control_names(req, with_model=False)  # request-side problems fail before the server is contacted
         t, h, w = req.rgb.shape[:3]
 
         def once() -> np.ndarray:
             with tempfile.TemporaryDirectory(prefix="sdg-cosmos-") as tmp:
-                return self._attempt(req, names, tmp)
+                return self._attempt(req, tmp)
 
         def wait(seconds: float) -> None:  # retry() sleeps once per retry: count them
             self.retries_used += 1
@@ -461,10 +500,12 @@ class CosmosTransferClient:
 
     # ------------------------------------------------------------------ preflight
     def check(self) -> Verdict:
-        """Preflight: the server answers and its API lists ``/upload_file`` and ``/generate_video``."""
+        """Preflight: the server answers, its API lists ``/upload_file`` and ``/generate_video``, and its model
+        (announced, else ``model``) takes the configured controls."""
         service = f"Cosmos-Transfer {self.endpoint}"
         try:
-            api = self._client().view_api(print_info=False, return_format="dict")
+            client = self._client()
+            api = client.view_api(print_info=False, return_format="dict")
         except Exception as e:
             self._drop_client()
             return Verdict(service, False, f"cannot reach the Gradio API ({type(e).__name__}: {self._redact(e)[:200]})",
@@ -475,56 +516,17 @@ class CosmosTransferClient:
         if missing:
             return Verdict(service, False, f"API lacks {missing} (has {sorted(named)})",
                            "point endpoints.cosmos_url at a cosmos-gradio (Cosmos-Transfer2.5) server")
-        return Verdict(service, True, f"API lists {sorted(named)}")
-
-
-def cosmos_urls(cfg) -> list[str]:
-    """The Cosmos-Transfer server urls of a job config: ``endpoints.cosmos_url`` (comma-separated for several
-    servers), or ``$SDG_COSMOS_URL`` when the config has none."""
-    raw = cfg.endpoints.cosmos_url or os.environ.get("SDG_COSMOS_URL") or ""
-    return [u.strip() for u in raw.split(",") if u.strip()]
-
-
-def make_augmenter_client(cfg) -> CosmosTransferClient:
-    """The Cosmos-Transfer client of a :class:`~sdg.config.JobConfig` (``endpoints.cosmos_url`` or
-    ``$SDG_COSMOS_URL``; controls, weights and request options from ``augmentation``). With several
-    comma-separated urls this client uses the first; the Serve app gives each replica its own."""
-    from sdg.config import ConfigError
-
-    src = cfg.source or "<config>"
-    urls = cosmos_urls(cfg)
-    if not urls:
-        raise ConfigError(f"{src}: backends.augmenter is 'cosmos' but endpoints.cosmos_url (or $SDG_COSMOS_URL) is "
-                          "not set; set it to the Cosmos-Transfer2.5 Gradio server, or use backends.augmenter: builtin")
-    if len(urls) > 1:
-        log.warning("endpoints.cosmos_url lists %d servers; this client uses the first (%s)", len(urls),
-                    redact_url(urls[0]))
-    aug = cfg.augmentation
-    try:
-        ep = cfg.endpoints
-        return CosmosTransferClient(urls[0], controls=list(aug.controls),
-                                    control_weights={k: v for k, v in aug.control_weights.items()},
-                                    options=dict(aug.cosmos), timeout=ep.cosmos_timeout, retries=ep.cosmos_retries,
-                                    backoff=ep.cosmos_backoff)
-    except ValueError as e:
-        raise ConfigError(f"{src}: augmentation: {e}") from None
-
-
-def check_cosmos(cfg) -> list[Verdict]:
-    """Preflight of every Cosmos-Transfer server of a job config (one verdict per url)."""
-    urls = cosmos_urls(cfg)
-    if not urls:
-        return [Verdict("Cosmos-Transfer", False, "no server url",
-                        "set endpoints.cosmos_url or $SDG_COSMOS_URL, or use backends.augmenter: builtin")]
-    out = []
-    for u in urls:
-        try:
-            c = CosmosTransferClient(u, retries=0, http_timeout=20.0)
-        except ValueError as e:
-            out.append(Verdict(f"Cosmos-Transfer {redact_url(u)}", False, str(e), "fix endpoints.cosmos_url"))
-            continue
-        try:
-            out.append(c.check())
-        finally:
-            c.close()
-    return out
+        announced = model_from_gradio_config(getattr(client, "config", None))
+        self._announced = announced
+        problem = self._model_problem(announced)
+        if problem:
+            return Verdict(service, False, *problem)
+        detail = f"API lists {sorted(named)}"
+        model = announced or self.model
+        if model:
+            source = "announced by the server" if announced else \
+                "endpoints.cosmos_model; the server does not announce its model"
+            sends = self.controls or [c for c in MODEL_CONTROLS[model]
+                                      if self.made_controls is None or c in self.made_controls]
+            detail += f"; runs model {model!r} ({source}); sends {sends}"
+        return Verdict(service, True, detail)

@@ -5,12 +5,18 @@ server root (a trailing ``/v1`` is accepted and dropped). The API key is read fr
 ``api_key_env`` at each request and sent only as ``Authorization: Bearer …``; it never appears in logs, exception
 texts or reprs. Connection errors, timeouts, 429 and 5xx answers are retried with bounded exponential backoff; other
 4xx answers are not (they will not succeed by repeating).
+
+A NIM serves one model. When the configured model id is not among ``GET /v1/models`` but the server lists exactly
+one, :meth:`NimClient.resolve_model` switches to that one and says so in one line (a renamed or re-tagged NIM still
+works); with several served models the configured id must be one of them. :func:`reasoning_off` gives the system
+directive that turns a model's reasoning trace off where the model has one (Nemotron: ``/no_think``).
 """
 from __future__ import annotations
 
 import logging
 import os
 import random
+import re
 from typing import Any
 
 import httpx
@@ -18,7 +24,7 @@ import httpx
 from sdg.augment.http import redact, redact_url, retry
 from sdg.verdict import Verdict
 
-__all__ = ["NimError", "NimClient", "check_nims"]
+__all__ = ["NimError", "NimClient", "check_nims", "reasoning_off"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,24 @@ def _is_transient(e: BaseException) -> bool:
     return isinstance(e, NimError) and e.transient
 
 
+#: (model id pattern, system directive that turns its reasoning trace off), first match wins. Nemotron Nano v2 and
+#: the Nemotron 1.5 models take ``/no_think``; the Llama-Nemotron v1 family takes ``detailed thinking off``.
+#: Cosmos-Reason1 has no switch: its trace is asked for in ``<think>`` tags and stripped from the answer.
+_REASONING_OFF: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"nemotron-nano-\d+b-v2|nemotron-nano-v2|nemotron-[a-z]+-\d+b-v1\.5|nemotron-3"), "/no_think"),
+    (re.compile(r"llama-3\.[13]-nemotron-[a-z]+-\d+b-v1"), "detailed thinking off"),
+)
+
+
+def reasoning_off(model: str) -> str | None:
+    """The system directive that disables ``model``'s reasoning trace, or None when it has none."""
+    m = model.lower()
+    for pattern, directive in _REASONING_OFF:
+        if pattern.search(m):
+            return directive
+    return None
+
+
 class NimClient:
     """One NIM endpoint and model.
 
@@ -46,10 +70,11 @@ class NimClient:
         timeout: seconds per HTTP request (connect + read).
         retries: extra attempts after a transient failure.
         backoff: first backoff wait in seconds (doubles per retry, capped at ``max_backoff``).
+        setting: the config key that names ``model`` (e.g. ``endpoints.llm_model``), quoted in messages.
     """
 
     def __init__(self, url: str, model: str, api_key_env: str = "NGC_API_KEY", timeout: float = 120.0,
-                 retries: int = 3, backoff: float = 1.0, max_backoff: float = 30.0):
+                 retries: int = 3, backoff: float = 1.0, max_backoff: float = 30.0, setting: str | None = None):
         if not url or not url.startswith(("http://", "https://")):
             raise ValueError(f"NIM url must start with http:// or https://, got {redact_url(url or '')!r}")
         if retries < 0:
@@ -64,6 +89,9 @@ class NimClient:
         self.retries = int(retries)
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
+        self.setting = setting
+        self.configured_model = model
+        self._resolved = False
         self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
         self._rng = random.Random()
 
@@ -103,7 +131,8 @@ class NimClient:
         try:
             r = self._http.request(method, self.url + path, json=body, headers=self._headers())
         except httpx.TimeoutException as e:
-            raise NimError(f"{where}: timed out after {self.timeout:g} s ({type(e).__name__})", transient=True) from None
+            raise NimError(f"{where}: timed out after {self.timeout:g} s ({type(e).__name__})",
+                           transient=True) from None
         except httpx.TransportError as e:
             raise NimError(f"{where}: {type(e).__name__}: {self._redact(e)}", transient=True) from None
         if r.status_code >= 400:
@@ -148,18 +177,48 @@ class NimClient:
         except NimError:
             return False
 
+    def _model_choice(self, served: list[str]) -> tuple[str | None, str]:
+        """(model to use or None, note): the configured id if served, else the only served id, else None."""
+        want = self.configured_model
+        key = self.setting or "endpoints.vlm_model / llm_model"
+        if want in served:
+            return want, ""
+        if len(served) == 1:
+            return served[0], (f"model {want!r} not served; using {served[0]!r}, the only model it serves (set "
+                               f"{key}: {served[0]} to say so)")
+        return None, f"model {want!r} not served (serves {served})"
+
+    def resolve_model(self) -> str:
+        """The model id to send, checked once against ``GET /v1/models`` (see the module docstring); logs one
+        warning line when it switches to the server's only model. Raises :class:`NimError` when the configured id is
+        not served and the server serves several (or none)."""
+        if self._resolved:
+            return self.model
+        served = self.models()
+        model, note = self._model_choice(served)
+        if model is None:
+            key = self.setting or "endpoints.vlm_model / llm_model"
+            raise NimError(f"NIM {redact_url(self.url)}: {note}; set {key} to one of them")
+        if note:
+            log.warning("NIM %s: %s", redact_url(self.url), note)
+        self.model, self._resolved = model, True
+        return model
+
     def check(self) -> Verdict:
-        """Preflight: the server is ready and serves ``self.model``."""
-        service = f"NIM {redact_url(self.url)} ({self.model})"
+        """Preflight: the server is ready and serves ``self.model`` (or, serving exactly one model, that one)."""
+        service = f"NIM {redact_url(self.url)} ({self.configured_model})"
         try:
             self._once("GET", "/v1/health/ready", None)
             served = self.models()
         except NimError as e:
             return Verdict(service, False, str(e), "start the NIM (it can take minutes to load) or fix the url "
                                                     "(endpoints.vlm_url / llm_url, $SDG_VLM_URL / $SDG_LLM_URL)")
-        if self.model not in served:
-            return Verdict(service, False, f"model {self.model!r} not served (serves {served})",
-                           "fix endpoints.vlm_model / llm_model")
+        model, note = self._model_choice(served)
+        if model is None:
+            fix = f"set {self.setting} to one of them" if self.setting else "fix endpoints.vlm_model / llm_model"
+            return Verdict(service, False, note, fix)
+        if note:
+            return Verdict(service, True, f"ready; {note}")
         return Verdict(service, True, "ready, model served")
 
     def models(self) -> list[str]:
@@ -201,12 +260,13 @@ def check_nims(cfg) -> list[Verdict]:
     out = []
     for role, url, env, model in (("VLM", ep.vlm_url, "SDG_VLM_URL", ep.vlm_model),
                                   ("LLM", ep.llm_url, "SDG_LLM_URL", ep.llm_model)):
+        setting = f"endpoints.{role.lower()}_model"
         url = url or os.environ.get(env)
         if not url:
             out.append(Verdict(f"NIM {role}", False, f"no url for the {role} NIM",
                                f"set endpoints.{role.lower()}_url or ${env}, or use backends.prompts: template"))
             continue
-        client = NimClient(url, model, retries=0, timeout=10.0)
+        client = NimClient(url, model, retries=0, timeout=10.0, setting=setting)
         try:
             out.append(client.check())
         finally:

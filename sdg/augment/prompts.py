@@ -6,12 +6,21 @@
   taken from ``<answer>…</answer>``), the LLM rewrites the caption with the variant's ``{weather_condition}``,
   ``{lighting_condition}`` and ``{road_condition}`` (phrases chosen by ``look.seed``), and an optional polish call
   tidies the result. Every LLM call carries ``seed=look.seed`` and ``temperature=0``: same look, same prompt.
+  Reasoning traces never reach a prompt: ``<think>`` blocks are stripped and the LLM is sent its reasoning-off
+  directive (``/no_think`` for Nemotron, :func:`sdg.augment.nim.reasoning_off`). Every LLM answer is checked
+  (:func:`refusal`: non-empty, no leftover tags, 8..300 words, not an echo of the instruction); a refused answer is
+  asked again (a bounded number of times, with the next seed and a reminder), and when every answer is refused the
+  variant gets the template prompt, recorded as ``prompt_origin: template_fallback`` with the reasons in its
+  provenance.
+
+Both return a :class:`~sdg.augment.base.Prompt`: the text and the provenance merged into the variant's rows.
 
 :func:`make_prompt_source` builds the configured source from a :class:`~sdg.config.JobConfig`.
 """
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import random
 import re
@@ -23,12 +32,15 @@ from typing import Mapping, Sequence
 import cv2
 import numpy as np
 
-from sdg.augment.base import Look
-from sdg.augment.nim import NimClient
+from sdg.augment.base import Look, Prompt
+from sdg.augment.nim import NimClient, reasoning_off
 from sdg.augment.video import encode_mp4
 
 __all__ = ["WEATHER", "LIGHTING", "ROAD", "NEGATIVE_PROMPT", "TemplatePromptSource", "NimPromptSource",
-           "DEFAULT_FILL_TEMPLATE", "DEFAULT_VALUES", "extract_answer", "make_prompt_source", "condition_values"]
+           "DEFAULT_FILL_TEMPLATE", "DEFAULT_VALUES", "extract_answer", "make_prompt_source", "condition_values",
+           "refusal"]
+
+log = logging.getLogger(__name__)
 
 #: Phrase banks keyed by Look values. Unknown values fall back to a generic phrase built from the value.
 WEATHER: dict[str, list[str]] = {
@@ -101,8 +113,8 @@ class TemplatePromptSource:
         style = _STYLES[rng.randrange(len(_STYLES))]
         return (f"A {shot} of {self.location} {light}, {weather}. The street is {road}. {scene} {style}")
 
-    def prompt(self, clip_id: str, rgb: np.ndarray, look: Look, fps: float) -> str:
-        return self.text(look)
+    def prompt(self, clip_id: str, rgb: np.ndarray, look: Look, fps: float) -> Prompt:
+        return Prompt(self.text(look), {"prompt_origin": "template"})
 
 
 # ---------------------------------------------------------------------------------------------------- NIM prompts
@@ -112,17 +124,23 @@ CAPTION_INSTRUCTION = (
     "unusual event. Do not describe the weather or the time of day. Answer in the format "
     "<think>your reasoning</think><answer>your description</answer>.")
 
-#: Default LLM instruction. Placeholders: {caption}, {weather_condition}, {lighting_condition}, {road_condition}.
+#: Default LLM instruction: what to do, then the data one field a line. Placeholders: {caption},
+#: {weather_condition}, {lighting_condition}, {road_condition}.
 DEFAULT_FILL_TEMPLATE = (
-    "Here is a description of a traffic camera video:\n{caption}\n\n"
-    "Rewrite it as a single paragraph prompt for a photorealistic video generation model. Keep every road, "
-    "building, vehicle and pedestrian, their positions and motions exactly as described, and change only the "
-    "conditions: the weather is {weather_condition}, the lighting is {lighting_condition}, and the road is "
-    "{road_condition}. Describe how these conditions look on the scene. Answer with the prompt only.")
+    "Rewrite the description of a traffic camera video below as a single paragraph that prompts a photorealistic "
+    "video generation model. Keep every road, building, vehicle and pedestrian, their positions and motions exactly "
+    "as described, and change only the conditions to the ones given below; describe how they look on the scene. "
+    "Answer with the prompt only.\n\n"
+    "Description: {caption}\nWeather: {weather_condition}\nLighting: {lighting_condition}\nRoad: {road_condition}")
 
 POLISH_INSTRUCTION = (
-    "Polish the following video generation prompt: fix grammar, remove repetition and any mention of being a "
-    "prompt, keep all content and conditions, and keep it under 250 words. Answer with the prompt only.\n\n{prompt}")
+    "Polish the video generation prompt below: fix grammar, remove repetition and any mention of being a prompt, "
+    "keep all content and conditions, and keep it under 250 words. Answer with the prompt only.\n\nPrompt: {prompt}")
+
+#: Added to the system message when an answer was refused and the LLM is asked again.
+RETRY_REMINDER = ("Answer with the finished prompt text only: do not repeat or quote the instructions, do not show "
+                  "your reasoning, no tags.")
+RETRY_TEMPERATURE = 0.6  # a refused answer at temperature 0 would come back unchanged
 
 #: Default phrases for the template variables, keyed by Look values.
 DEFAULT_VALUES: dict[str, dict[str, list[str]]] = {
@@ -146,6 +164,8 @@ _LOOK_FIELD = {"weather_condition": "weather", "lighting_condition": "lighting",
 
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S | re.I)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
+_TAG = re.compile(r"</?[A-Za-z_][\w-]*\s*/?>|<\|[^>]*\|>")  # <think>, </answer>, <br/>, <|im_end|>, ...
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
 def extract_answer(text: str) -> str:
@@ -155,6 +175,44 @@ def extract_answer(text: str) -> str:
     out = m.group(1) if m else _THINK.sub("", text)
     out = re.sub(r"</?(answer|think)>", "", out, flags=re.I)
     return " ".join(out.split())
+
+
+def _shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    w = _WORD.findall(text.lower())
+    return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
+
+
+def _fixed_shingles(template: str) -> set[tuple[str, ...]]:
+    """The word 4-grams of a template's own wording (each literal piece between placeholders on its own)."""
+    out: set[tuple[str, ...]] = set()
+    for literal, _, _, _ in string.Formatter().parse(template):
+        out |= _shingles(literal)
+    return out
+
+
+def refusal(answer: str, template: str, min_words: int = 8, max_words: int = 300) -> str | None:
+    """Why an LLM answer (already through :func:`extract_answer`) cannot be a Cosmos prompt, or None when it can.
+
+    Refused: empty; leftover markup (``<think>``, ``</answer>``, ``<|…|>``); fewer than ``min_words`` or more than
+    ``max_words`` words; an echo of the instruction, i.e. half or more of ``template``'s own word 4-grams appear in
+    the answer, or half or more of the answer's 4-grams come from the template's wording."""
+    if not answer or not answer.strip():
+        return "empty answer"
+    tag = _TAG.search(answer)
+    if tag:
+        return f"leftover tag {tag.group(0)!r}"
+    n = len(answer.split())
+    if n < min_words:
+        return f"too short ({n} words < {min_words})"
+    if n > max_words:
+        return f"too long ({n} words > {max_words})"
+    fixed = _fixed_shingles(template)
+    if fixed:
+        got = _shingles(answer)
+        shared = len(fixed & got)
+        if shared >= 0.5 * len(fixed) or (got and shared >= 0.5 * len(got)):
+            return "echo of the instruction"
+    return None
 
 
 def condition_values(look: Look, values: Mapping[str, Mapping[str, Sequence[str]]]) -> dict[str, str]:
@@ -174,7 +232,7 @@ def _placeholders(template: str) -> set[str]:
 
 
 class NimPromptSource:
-    """VLM caption → LLM template fill → optional LLM polish.
+    """VLM caption → LLM template fill → optional LLM polish, every LLM answer checked (see the module docstring).
 
     Args:
         vlm: the captioning NIM (Cosmos-Reason), sent the clip as a base64 MP4 ``video_url`` part.
@@ -185,6 +243,10 @@ class NimPromptSource:
         polish: make a second LLM call that tidies the filled prompt.
         caption_max_side, caption_max_fps: the captioned video is downscaled/subsampled to these limits.
         llm_params: extra chat parameters (default ``temperature=0``, ``max_tokens=1024``; ``seed`` is the look's).
+        answer_retries: how many more times a refused LLM answer is asked for (next seed, a reminder, temperature
+            :data:`RETRY_TEMPERATURE`) before the template prompt is used.
+        min_words, max_words: length bounds of an accepted answer.
+        fallback: the source of the fallback prompt (default :class:`TemplatePromptSource`).
     """
 
     name = "nim"
@@ -192,7 +254,8 @@ class NimPromptSource:
     def __init__(self, vlm: NimClient, llm: NimClient, template: str | None = None,
                  values: Mapping[str, Mapping[str, Sequence[str]]] | None = None, polish: bool = True,
                  caption_max_side: int = 640, caption_max_fps: float = 4.0, llm_params: dict | None = None,
-                 cache_size: int = 64):
+                 cache_size: int = 64, answer_retries: int = 2, min_words: int = 8, max_words: int = 300,
+                 fallback: TemplatePromptSource | None = None):
         self.vlm, self.llm = vlm, llm
         self.template = DEFAULT_FILL_TEMPLATE if template is None else template
         names = _placeholders(self.template)
@@ -202,11 +265,17 @@ class NimPromptSource:
                              "{weather_condition}, {lighting_condition}, {road_condition}")
         if "caption" not in names:
             raise ValueError("prompt template: must contain {caption} (the VLM's description of the clip)")
+        if answer_retries < 0 or not 0 < min_words <= max_words:
+            raise ValueError(f"need answer_retries >= 0 and 0 < min_words <= max_words, got {answer_retries}, "
+                             f"{min_words}, {max_words}")
         self.values = DEFAULT_VALUES if values is None else values
         self.polish = polish
         self.caption_max_side = int(caption_max_side)
         self.caption_max_fps = float(caption_max_fps)
         self.llm_params = {"temperature": 0.0, "max_tokens": 1024, **(llm_params or {})}
+        self.answer_retries = int(answer_retries)
+        self.min_words, self.max_words = int(min_words), int(max_words)
+        self.fallback = fallback or TemplatePromptSource()
         self._captions: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -237,12 +306,16 @@ class NimPromptSource:
             if clip_id in self._captions:
                 self._captions.move_to_end(clip_id)
                 return self._captions[clip_id]
+        self.vlm.resolve_model()
         data, _ = self._caption_video(rgb, fps)
         url = "data:video/mp4;base64," + base64.b64encode(data).decode("ascii")
         messages = [{"role": "user", "content": [
             {"type": "video_url", "video_url": {"url": url}},
             {"type": "text", "text": CAPTION_INSTRUCTION},
         ]}]
+        directive = reasoning_off(self.vlm.model)
+        if directive:
+            messages.insert(0, {"role": "system", "content": directive})
         text = extract_answer(self.vlm.chat(messages, temperature=0.0, max_tokens=1024))
         if not text:
             raise ValueError(f"clip {clip_id}: the VLM ({self.vlm.model}) returned an empty caption")
@@ -252,23 +325,50 @@ class NimPromptSource:
                 self._captions.popitem(last=False)
         return text
 
-    def fill(self, caption: str, look: Look) -> str:
-        """The LLM's filled prompt for ``caption`` under ``look`` (before polishing)."""
-        conds = condition_values(look, self.values)
-        instruction = self.template.format(caption=caption, **conds)
-        params = {**self.llm_params, "seed": look.seed}
-        return extract_answer(self.llm.chat([{"role": "user", "content": instruction}], **params))
+    def _messages(self, instruction: str, attempt: int) -> list[dict]:
+        system = [t for t in (reasoning_off(self.llm.model), RETRY_REMINDER if attempt else None) if t]
+        head = [{"role": "system", "content": "\n".join(system)}] if system else []
+        return head + [{"role": "user", "content": instruction}]
 
-    def prompt(self, clip_id: str, rgb: np.ndarray, look: Look, fps: float) -> str:
-        text = self.fill(self.caption(clip_id, rgb, fps), look)
+    def ask(self, instruction: str, template: str, look: Look) -> tuple[str | None, list[str]]:
+        """The first accepted LLM answer to ``instruction`` (made from ``template``) within ``1 + answer_retries``
+        attempts, or None; and the reasons of the refused ones. Attempt k sends seed ``look.seed + k``."""
+        self.llm.resolve_model()
+        refused: list[str] = []
+        for attempt in range(self.answer_retries + 1):
+            params = {**self.llm_params, "seed": look.seed + attempt}
+            if attempt:
+                params["temperature"] = max(float(params.get("temperature") or 0.0), RETRY_TEMPERATURE)
+            text = extract_answer(self.llm.chat(self._messages(instruction, attempt), **params))
+            why = refusal(text, template, self.min_words, self.max_words)
+            if why is None:
+                return text, refused
+            refused.append(why)
+        return None, refused
+
+    def prompt(self, clip_id: str, rgb: np.ndarray, look: Look, fps: float) -> Prompt:
+        caption = self.caption(clip_id, rgb, fps)
+        instruction = self.template.format(caption=caption, **condition_values(look, self.values))
+        text, refused = self.ask(instruction, self.template, look)
+        prov: dict = {"prompt_origin": "nim", "vlm_model": self.vlm.model, "llm_model": self.llm.model}
+        if text is None:
+            log.warning("clip %s variant %d: every LLM answer was refused (%s); using the template prompt", clip_id,
+                        look.variant, "; ".join(refused))
+            return Prompt(self.fallback.text(look), {**prov, "prompt_origin": "template_fallback",
+                                                     "prompt_refused": refused})
+        if refused:
+            prov["prompt_refused"] = refused
         if self.polish:
-            params = {**self.llm_params, "seed": look.seed}
-            text = extract_answer(self.llm.chat(
-                [{"role": "user", "content": POLISH_INSTRUCTION.format(prompt=text)}], **params))
-        if not text:
-            raise ValueError(f"clip {clip_id} variant {look.variant}: the LLM ({self.llm.model}) returned an empty "
-                             "prompt")
-        return text
+            polished, p_refused = self.ask(POLISH_INSTRUCTION.format(prompt=text), POLISH_INSTRUCTION, look)
+            if polished is None:
+                log.warning("clip %s variant %d: every polished answer was refused (%s); keeping the filled prompt",
+                            clip_id, look.variant, "; ".join(p_refused))
+                prov["polish_refused"] = p_refused
+            else:
+                text = polished
+                if p_refused:
+                    prov["polish_refused"] = p_refused
+        return Prompt(text, prov)
 
 
 def make_prompt_source(cfg) -> TemplatePromptSource | NimPromptSource:
@@ -289,5 +389,6 @@ def make_prompt_source(cfg) -> TemplatePromptSource | NimPromptSource:
         if missing:
             raise ConfigError(f"{cfg.source or '<config>'}: backends.prompts is 'nim' but {', '.join(missing)} "
                               "is not set; set it or use backends.prompts: template")
-        return NimPromptSource(NimClient(urls["vlm_url"], ep.vlm_model), NimClient(urls["llm_url"], ep.llm_model))
+        return NimPromptSource(NimClient(urls["vlm_url"], ep.vlm_model, setting="endpoints.vlm_model"),
+                               NimClient(urls["llm_url"], ep.llm_model, setting="endpoints.llm_model"))
     raise ConfigError(f"{cfg.source or '<config>'}: backends.prompts: unknown prompt source {kind!r}")

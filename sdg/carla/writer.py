@@ -1,4 +1,5 @@
-"""Writer of CARLA recorder files (`.log`, format version 1), the exact format `sdg.carla.recorder` reads.
+"""Writer of CARLA recorder files (`.log`, format version 1), the exact format `sdg.carla.recorder` reads
+(format constants and records: sdg.carla.recorder_packets).
 
 Used by the tests and to export sdg's built-in scenes as recordings CARLA users can replay
 (`client.replay_file(...)`) or inspect (`client.show_recorder_file_info(...)`).
@@ -19,8 +20,17 @@ from typing import Sequence
 
 import numpy as np
 
-from sdg.carla.recorder import (BBOX_DTYPE, KINEMATICS_DTYPE, KIND_CODES, LIGHT_CODES, MAGIC, POSITION_DTYPE,
-                                STATE_DTYPE, Collision, EventAdd)
+from sdg.carla.recorder_packets import (
+    BBOX_DTYPE,
+    KIND_CODES,
+    KINEMATICS_DTYPE,
+    LIGHT_CODES,
+    MAGIC,
+    POSITION_DTYPE,
+    STATE_DTYPE,
+    Collision,
+    EventAdd,
+)
 from sdg.scene import Scene
 
 # carla.ActorAttributeType

@@ -9,6 +9,17 @@ Conventions
   an UNNORMALISED world direction whose OpenCV-camera z component is 1. Hence the ray parameter t of a hit IS its
   planar depth in metres (camera z), exactly what the depth sensor stores.
 - Everything is float64; no infinities are used (BIG stands for "no hit"), so fastmath is safe.
+
+Why this is one long module (kept over the 600-line limit on purpose): it is one kernel, `_render_row` (~310 lines,
+driven by `render_rows`), plus the helpers numba inlines into it (`intersect`, `normal_local`, `_row_span`,
+`_material` and its noise/hash helpers, all `inline="always"`) and the silhouette kernels, whose hit test must stay
+expression for expression that of `_render_row` (they share `intersect` and `_row_span`). Every function is compiled
+with `cache=True`, and numba's on-disk cache only invalidates a function when ITS OWN source file changes: a helper
+or a constant (globals are frozen into the machine code at compile time) imported from another module could be
+edited without the cached kernels noticing, silently rendering with stale code. Keeping the kernels, the helpers
+they call and the constants they read in this one file makes every edit recompile all of them. Only the entry
+points called from Python alone (`screen_hulls` with `_convex_hull`, `prepare_primitives`) could move out safely,
+but `screen_hulls` produces the hull layout (`HULL_MAX`) that `_row_span` reads, so they stay next to it.
 """
 from __future__ import annotations
 

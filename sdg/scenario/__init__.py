@@ -10,7 +10,7 @@ _EXPORTS = {
     "DEFAULT_CAMERA": "sdg.scenario.builtin",
     "build_layout": "sdg.scenario.layout",
     "layout_for_map": "sdg.scenario.layout",
-    "Layout": "sdg.scenario.layout",
+    "Layout": "sdg.scenario.layout_model",
     "LAYOUTS": "sdg.scenario.layout",
     "load_camera_yaml": "sdg.scenario.camera_yaml",
     "camera_from_config": "sdg.scenario.camera_yaml",

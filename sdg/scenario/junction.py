@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from sdg.scenario import ground as g
-from sdg.scenario.layout import STATIC_ID_BASE, Crosswalk, Lane, Layout, StaticActorSpec, WalkEdge
+from sdg.scenario.layout_model import STATIC_ID_BASE, Crosswalk, Lane, Layout, StaticActorSpec, WalkEdge, mark_conflicts
 from sdg.scenario.polyline import Polyline, arc, line, turn
 from sdg.scenario.props import place_buildings, place_lamps, place_trees
 from sdg.scenario.signals import Phase, SignalPlan, two_group_plan
@@ -250,7 +250,7 @@ def build_junction(spec: JunctionSpec, seed: int) -> Layout:
                 lane.predecessors.append(src.id)
                 lane.successors.append(dst.id)
                 dst.predecessors.append(lane.id)
-    _mark_conflicts(lanes)
+    mark_conflicts(lane for lane in lanes.values() if lane.kind == "junction")  # one junction: all its connectors
 
     # ------------------------------------------------------------------------------------- walk graph
     nodes: list[np.ndarray] = []
@@ -319,21 +319,6 @@ def build_junction(spec: JunctionSpec, seed: int) -> Layout:
     return Layout(name=spec.name, map_name=spec.name, seed=seed, ground=ground, props=props, lights=lights,
                   lanes=lanes, crosswalks=crosswalks, walk_nodes=walk_nodes, walk_edges=edges,
                   static_specs=static, signals=plan, extent=(-E, -E, E, E), walk_dead_ends=dead_ends, info=info)
-
-
-def _mark_conflicts(lanes: dict[int, Lane], clearance: float = 3.2) -> None:
-    """Junction lanes whose centre lines come closer than `clearance` conflict, except connectors leaving the same
-    entry lane (they share their first metres; car following keeps those apart)."""
-    js = [l for l in lanes.values() if l.kind == "junction"]
-    pts = {l.id: l.path.resampled(0.5).points for l in js}
-    for i, la in enumerate(js):
-        for lb in js[i + 1:]:
-            if set(la.predecessors) & set(lb.predecessors):
-                continue
-            d = np.linalg.norm(pts[la.id][:, None, :] - pts[lb.id][None, :, :], axis=-1).min()
-            if d < clearance:
-                la.conflicts.add(lb.id)
-                lb.conflicts.add(la.id)
 
 
 # ------------------------------------------------------------------------------------------------- layouts

@@ -1,16 +1,10 @@
-"""OpenDRIVE (.xodr, revisions 1.4-1.6) reader and the road `Layout` built from it for the CPU simulator.
+"""The road `Layout` of an OpenDRIVE map (.xodr, revisions 1.4-1.6) for the CPU simulator.
 
-    load_xodr(path) -> OpenDrive                   the parsed model (ODR frame, see sdg.scenario.opendrive_geometry)
     layout_from_xodr(path, seed=0) -> Layout       ground raster, lanes, walk graph, crosswalks, lamps (CARLA frame)
     layout_from_model(od, seed=0) -> Layout        the same from a parsed model (not cached)
-
-What is read: header (name, revMajor/revMinor, geoReference text, offset; neither is applied: CARLA keeps the raw
-inertial coordinates), roads (id, length, junction, rule RHT/LHT, link predecessor/successor, type/speed, planView
-line/arc/spiral/poly3/paramPoly3, lanes: laneOffset, laneSections with left/center/right lanes, lane type, width
-records, roadMark (type incl. double lines and explicit <type><line> patterns, colour, width), lane link
-predecessor/successor, lane speed), objects of type "crosswalk" (outline cornerRoad/cornerLocal, or length x width),
-and junctions (connections with laneLinks; linkedRoad of 1.7 direct junctions). Ignored: elevation/superelevation/lateral profiles (z = 0), lane
-<border> records (an error says so), signals, other objects.
+    load_xodr(path) -> OpenDrive                   the parsed model (ODR frame); the XML reader is
+                                                   sdg.scenario.opendrive_reader (what is read, errors), the
+                                                   records sdg.scenario.opendrive_model
 
 Frames: the model is in the OpenDRIVE inertial frame (x east, y north, counter-clockwise headings, t positive to
 the left). The Layout is in CARLA's frame: x_carla = x_odr, y_carla = -y_odr, heading_carla = -heading_odr (this
@@ -44,40 +38,40 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
-from xml.parsers import expat
 
 import cv2
 import numpy as np
 
-from sdg.scene import Light, Prop
 from sdg.scenario import ground as g
-from sdg.scenario.layout import Crosswalk, Lane, Layout, WalkEdge
-from sdg.scenario.opendrive_geometry import (Arc, Cubic, Geometry, ParamPoly3, Poly3, ReferenceLine, Spiral,
-                                             eval_piecewise, odr_to_carla)
+from sdg.scenario.layout_model import Crosswalk, Lane, Layout, WalkEdge, mark_conflicts
+from sdg.scenario.opendrive_geometry import odr_to_carla
+from sdg.scenario.opendrive_model import (
+    DIRECTED_TYPES,
+    GROUND_TYPES,
+    MEDIAN_TYPES,
+    RAIL_TYPES,
+    SIDEWALK_TYPES,
+    VEHICLE_TYPES,
+    CrosswalkObject,
+    LaneKey,
+    LaneSection,
+    OpenDrive,
+    OpenDriveError,
+    Road,
+    RoadMark,
+)
+from sdg.scenario.opendrive_reader import load_xodr
 from sdg.scenario.polyline import Polyline
+from sdg.scene import Light, Prop
 from sdg.tags import TAG
+
+__all__ = ["layout_from_xodr", "layout_from_model", "load_xodr", "OpenDriveError"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SPEED = 50.0 / 3.6  # m/s when neither the lane nor the road gives a speed
 GRAVEL = (128, 120, 104)
 RAIL = (92, 84, 76)
-
-# lane type -> paint class
-VEHICLE_TYPES = {"driving", "entry", "exit", "onramp", "offramp", "connectingramp", "bidirectional", "parking",
-                 "biking", "bus", "taxi", "hov", "sliplane", "stop", "roadworks", "mwydriving"}
-DIRECTED_TYPES = {"driving", "entry", "exit", "onramp", "offramp", "connectingramp", "bus", "taxi", "hov",
-                  "sliplane"}  # lanes that become Layout lanes (have one driving direction)
-SIDEWALK_TYPES = {"sidewalk", "curb", "walking"}
-GROUND_TYPES = {"shoulder", "border", "restricted"}
-MEDIAN_TYPES = {"median"}
-RAIL_TYPES = {"rail", "tram"}
-KNOWN_LANE_TYPES = VEHICLE_TYPES | SIDEWALK_TYPES | GROUND_TYPES | MEDIAN_TYPES | RAIL_TYPES | {
-    "none", "special1", "special2", "special3"}
 
 MARK_COLORS = {"standard": g.LINE_WHITE, "white": g.LINE_WHITE, "yellow": g.LINE_YELLOW, "blue": (40, 80, 200),
                "green": (40, 160, 60), "red": (200, 40, 40), "orange": (230, 130, 30), "violet": (140, 60, 180),
@@ -92,548 +86,6 @@ PATTERNS = {"solid": (0.0, 0.0), "broken": (3.0, 6.0), "dots": (0.15, 1.05)}  # 
 # texture materials
 M_ASPHALT, M_GRASS, M_CONCRETE, M_PAINT, M_GRAVEL = 1, 2, 3, 4, 5
 
-
-class OpenDriveError(ValueError):
-    """A .xodr file that cannot be used: the message names the file, the element (road id, geometry index,
-    lane section, lane id, line number) and what is wrong."""
-
-
-# ================================================================================================== the model
-@dataclass
-class Header:
-    name: str
-    rev: tuple[int, int]
-    georeference: str | None = None
-    offset: tuple[float, float, float, float] | None = None  # x, y, z, hdg (stored, not applied)
-    bounds: dict = field(default_factory=dict)  # north/south/east/west when given
-
-
-@dataclass(frozen=True)
-class RoadLink:
-    element_type: str  # "road" | "junction"
-    element_id: str
-    contact_point: str | None  # "start" | "end" (roads)
-
-
-@dataclass
-class MarkLine:
-    """One line of a roadMark pattern: `length` painted, `space` gap (0 = solid), at lateral `t_offset`."""
-
-    length: float
-    space: float
-    t_offset: float = 0.0
-    s_offset: float = 0.0
-    width: float | None = None
-
-
-@dataclass
-class RoadMark:
-    s_offset: float  # from the lane section start, metres
-    type: str
-    color: str = "standard"
-    width: float | None = None  # metres
-    weight: str = "standard"
-    lines: list[MarkLine] = field(default_factory=list)  # explicit <type><line> pattern, if given
-
-
-@dataclass
-class LaneDef:
-    id: int
-    type: str  # lower case
-    widths: list[Cubic] = field(default_factory=list)  # s0 = sOffset from the lane section start
-    marks: list[RoadMark] = field(default_factory=list)
-    predecessor: int | None = None
-    successor: int | None = None
-    speeds: list[tuple[float, float]] = field(default_factory=list)  # (sOffset, m/s)
-    line: int = 0
-
-
-@dataclass
-class LaneSection:
-    s: float
-    end: float
-    lanes: dict[int, LaneDef]  # includes the centre lane 0 when present
-    line: int = 0
-
-    @property
-    def left_ids(self) -> list[int]:
-        return sorted(i for i in self.lanes if i > 0)
-
-    @property
-    def right_ids(self) -> list[int]:
-        return sorted((i for i in self.lanes if i < 0), reverse=True)
-
-
-@dataclass
-class CrosswalkObject:
-    id: str
-    s: float
-    corners_st: list[tuple[float, float]] | None  # cornerRoad (s, t)
-    corners_local: list[tuple[float, float]] | None  # cornerLocal (u, v) about (s, t) with heading hdg
-    t: float = 0.0
-    hdg: float = 0.0  # relative to the road heading
-    length: float = 0.0
-    width: float = 0.0
-
-
-@dataclass
-class Road:
-    id: str
-    name: str
-    length: float
-    junction: str
-    rule: str  # "RHT" | "LHT"
-    reference: ReferenceLine
-    sections: list[LaneSection]
-    lane_offsets: list[Cubic] = field(default_factory=list)
-    predecessor: RoadLink | None = None
-    successor: RoadLink | None = None
-    speeds: list[tuple[float, float]] = field(default_factory=list)  # (s, m/s) from <type><speed>
-    crosswalks: list[CrosswalkObject] = field(default_factory=list)
-    line: int = 0
-
-    @property
-    def in_junction(self) -> bool:
-        return self.junction not in ("-1", "")
-
-    def lane_offset(self, s) -> np.ndarray:
-        return eval_piecewise(self.lane_offsets, s)
-
-    def section_index(self, s: float) -> int:
-        starts = [sec.s for sec in self.sections]
-        return int(np.clip(np.searchsorted(starts, s, side="right") - 1, 0, len(self.sections) - 1))
-
-    def lane_width(self, section: int, lane_id: int, s) -> np.ndarray:
-        sec = self.sections[section]
-        lane = sec.lanes[lane_id]
-        return np.maximum(eval_piecewise(lane.widths, np.asarray(s, float) - sec.s), 0.0)
-
-    def lane_borders(self, section: int, s) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Lateral offsets t (ODR, left positive, metres) of the inner and outer border of every lane of a section
-        at road arc lengths s; lane 0 (the centre lane) maps to (t0, t0) with t0 the laneOffset."""
-        s = np.asarray(s, float)
-        sec = self.sections[section]
-        t0 = self.lane_offset(s)
-        out = {0: (t0, t0)}
-        for ids, sign in ((sec.left_ids, 1.0), (sec.right_ids, -1.0)):
-            cum = t0
-            for i in ids:
-                w = self.lane_width(section, i, s)
-                inner, cum = cum, cum + sign * w
-                out[i] = (inner, cum)
-        return out
-
-    def xy(self, s, t) -> np.ndarray:
-        """(N, 2) ODR-frame points at road coordinates (s, t)."""
-        x, y = self.reference.point(s, t)
-        return np.stack([np.ravel(x), np.ravel(y)], axis=1)
-
-    def carla_xy(self, s, t) -> np.ndarray:
-        """(N, 2) CARLA-frame points (x, -y) at road coordinates (s, t)."""
-        p = self.xy(s, t)
-        return np.stack(odr_to_carla(p[:, 0], p[:, 1]), axis=1)
-
-    def forward(self, lane_id: int) -> bool:
-        """Does traffic on this lane drive along increasing s? (RHT: right lanes; LHT: left lanes.)"""
-        return (lane_id < 0) == (self.rule != "LHT")
-
-    def speed_at(self, s: float, lane: LaneDef | None = None, section: LaneSection | None = None) -> float:
-        if lane is not None and lane.speeds and section is not None:
-            ok = [v for so, v in lane.speeds if so <= s - section.s + 1e-9]
-            if ok:
-                return ok[-1]
-            return lane.speeds[0][1]
-        ok = [v for s0, v in self.speeds if s0 <= s + 1e-9]
-        return ok[-1] if ok else DEFAULT_SPEED
-
-
-@dataclass
-class Connection:
-    id: str
-    incoming_road: str
-    connecting_road: str  # the connecting road, or the linkedRoad of a direct junction (OpenDRIVE 1.7)
-    contact_point: str  # "start" | "end" of the connecting road
-    lane_links: list[tuple[int, int]] = field(default_factory=list)  # (incoming lane, connecting lane)
-
-
-@dataclass
-class Junction:
-    id: str
-    name: str
-    connections: list[Connection] = field(default_factory=list)
-
-
-@dataclass
-class OpenDrive:
-    path: Path
-    header: Header
-    roads: dict[str, Road]
-    junctions: dict[str, Junction]
-
-    @property
-    def name(self) -> str:
-        return self.header.name or self.path.stem
-
-
-# ================================================================================================== parsing
-class _Reader:
-    """XML with line numbers (expat) and attribute accessors whose errors name file, element and line."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.lines: dict[int, int] = {}
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: OpenDRIVE file not found") from None
-        builder = ET.TreeBuilder()
-        p = expat.ParserCreate()
-        p.buffer_text = True
-
-        def start(tag, attrs):
-            el = builder.start(tag, attrs)
-            self.lines[id(el)] = p.CurrentLineNumber
-
-        p.StartElementHandler = start
-        p.EndElementHandler = builder.end
-        p.CharacterDataHandler = builder.data
-        try:
-            p.Parse(data, True)
-        except expat.ExpatError as e:
-            raise OpenDriveError(f"{path}: not valid XML: {expat.ErrorString(e.code)} at line {e.lineno}, "
-                                 f"column {e.offset + 1}; fix the file or export it again") from None
-        self.root = builder.close()
-        self._keep = self.root  # elements must stay alive for id() keys to stay unique
-
-    def line(self, el) -> int:
-        return self.lines.get(id(el), 0)
-
-    def fail(self, what: str, el, msg: str) -> NoReturn:
-        raise OpenDriveError(f"{self.path}: {what} (line {self.line(el)}): {msg}")
-
-    def num(self, el, name: str, what: str, default=None, required: bool = True) -> float:
-        raw = el.get(name)
-        if raw is None:
-            if default is not None or not required:
-                return default
-            self.fail(what, el, f"attribute '{name}' is missing")
-        try:
-            v = float(raw)
-        except ValueError:
-            self.fail(what, el, f"attribute '{name}' is not a number: {raw!r}")
-        if not math.isfinite(v):
-            self.fail(what, el, f"attribute '{name}' is not finite: {raw!r}")
-        return v
-
-    def int_(self, el, name: str, what: str, default=None) -> int:
-        v = self.num(el, name, what, default=default, required=default is None)
-        if v is None:
-            return None
-        if v != int(v):
-            self.fail(what, el, f"attribute '{name}' must be an integer, got {el.get(name)!r}")
-        return int(v)
-
-
-def _speed(value: str | None, unit: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except ValueError:  # "no limit", "undefined"
-        return None
-    u = (unit or "m/s").strip().lower()
-    return v / 3.6 if u == "km/h" else v * 0.44704 if u == "mph" else v
-
-
-def _cubic(r: _Reader, el, s_attr: str, what: str) -> Cubic:
-    return Cubic(r.num(el, s_attr, what, default=0.0), r.num(el, "a", what, default=0.0),
-                 r.num(el, "b", what, default=0.0), r.num(el, "c", what, default=0.0),
-                 r.num(el, "d", what, default=0.0))
-
-
-def _geometry(r: _Reader, el, what: str) -> Geometry:
-    s, x, y = r.num(el, "s", what), r.num(el, "x", what), r.num(el, "y", what)
-    hdg, length = r.num(el, "hdg", what), r.num(el, "length", what)
-    if length <= 0:
-        r.fail(what, el, f"length must be > 0, got {length}")
-    kids = [k for k in el if k.tag != "userData"]
-    if not kids:
-        r.fail(what, el, "no shape element; expected one of line, arc, spiral, poly3, paramPoly3")
-    k = kids[0]
-    base = dict(s=s, x=x, y=y, hdg=hdg, length=length)
-    if k.tag == "line":
-        return Geometry(**base)
-    if k.tag == "arc":
-        return Arc(**base, curvature=r.num(k, "curvature", what + " <arc>"))
-    if k.tag == "spiral":
-        return Spiral(**base, curv_start=r.num(k, "curvStart", what + " <spiral>"),
-                      curv_end=r.num(k, "curvEnd", what + " <spiral>"))
-    if k.tag == "poly3":
-        w = what + " <poly3>"
-        return Poly3(**base, a=r.num(k, "a", w), b=r.num(k, "b", w), c=r.num(k, "c", w), d=r.num(k, "d", w))
-    if k.tag == "paramPoly3":
-        w = what + " <paramPoly3>"
-        pr = k.get("pRange", "normalized")
-        if pr not in ("arcLength", "normalized"):
-            r.fail(w, k, f"pRange must be 'arcLength' or 'normalized', got {pr!r}")
-        vals = {n: r.num(k, n, w, default=0.0) for n in ("aU", "bU", "cU", "dU", "aV", "bV", "cV", "dV")}
-        return ParamPoly3(**base, au=vals["aU"], bu=vals["bU"], cu=vals["cU"], du=vals["dU"], av=vals["aV"],
-                          bv=vals["bV"], cv=vals["cV"], dv=vals["dV"], p_range=pr)
-    r.fail(what, k, f"unknown geometry type <{k.tag}>; expected line, arc, spiral, poly3 or paramPoly3")
-
-
-def _link(r: _Reader, el, what: str) -> RoadLink | None:
-    if el is None:
-        return None
-    et, eid = el.get("elementType", "road"), el.get("elementId")
-    if eid is None:
-        r.fail(what, el, "attribute 'elementId' is missing")
-    cp = el.get("contactPoint")
-    if cp is not None and cp not in ("start", "end"):
-        r.fail(what, el, f"contactPoint must be 'start' or 'end', got {cp!r}")
-    return RoadLink(et, eid, cp)
-
-
-def _road_mark(r: _Reader, el, what: str) -> RoadMark:
-    typ = (el.get("type") or "none").strip().lower()
-    width = r.num(el, "width", what, required=False)
-    rm = RoadMark(s_offset=r.num(el, "sOffset", what, default=0.0), type=typ,
-                  color=(el.get("color") or "standard").strip().lower(), width=width,
-                  weight=(el.get("weight") or "standard").strip().lower())
-    tdef = el.find("type")
-    if tdef is not None:
-        for ln in tdef.findall("line"):
-            lw = what + " <type><line>"
-            rm.lines.append(MarkLine(length=r.num(ln, "length", lw, default=0.0),
-                                     space=r.num(ln, "space", lw, default=0.0),
-                                     t_offset=r.num(ln, "tOffset", lw, default=0.0),
-                                     s_offset=r.num(ln, "sOffset", lw, default=0.0),
-                                     width=r.num(ln, "width", lw, required=False)))
-    return rm
-
-
-def _lane(r: _Reader, el, what: str) -> LaneDef:
-    lid = r.int_(el, "id", what)
-    what = f"{what} lane {lid}"
-    lane = LaneDef(id=lid, type=(el.get("type") or "none").strip().lower(), line=r.line(el))
-    for w in el.findall("width"):
-        lane.widths.append(_cubic(r, w, "sOffset", what + " <width>"))
-    lane.widths.sort(key=lambda c: c.s0)
-    if lid != 0 and not lane.widths:
-        if el.find("border") is not None:
-            r.fail(what, el, "<border> lane records are not supported; describe the lane with <width> records")
-        r.fail(what, el, "has no <width> record; every non-centre lane needs at least one")
-    link = el.find("link")
-    if link is not None:
-        for tag in ("predecessor", "successor"):
-            e = link.find(tag)
-            if e is not None:
-                setattr(lane, tag, r.int_(e, "id", f"{what} <{tag}>"))
-    for rm in el.findall("roadMark"):
-        lane.marks.append(_road_mark(r, rm, what + " <roadMark>"))
-    lane.marks.sort(key=lambda m: m.s_offset)
-    for sp in el.findall("speed"):
-        v = _speed(sp.get("max"), sp.get("unit"))
-        if v is not None:
-            lane.speeds.append((r.num(sp, "sOffset", what + " <speed>", default=0.0), v))
-    lane.speeds.sort()
-    return lane
-
-
-def _check_widths(r: _Reader, road_id: str, k: int, sec: LaneSection) -> None:
-    """Widths must not go negative anywhere inside their record's validity range."""
-    span = sec.end - sec.s
-    for lane in sec.lanes.values():
-        for j, w in enumerate(lane.widths):
-            a = w.s0
-            b = lane.widths[j + 1].s0 if j + 1 < len(lane.widths) else span
-            if b < a:
-                continue
-            ds = np.linspace(a, max(b, a), 65)
-            vals = w(ds)
-            i = int(np.argmin(vals))
-            if vals[i] < -1e-3:
-                raise OpenDriveError(
-                    f"{r.path}: road {road_id} laneSection #{k} (s={sec.s:g}) lane {lane.id} <width> #{j} "
-                    f"(line {lane.line}): width {vals[i]:.3f} m at ds={ds[i]:.3f} (s={sec.s + ds[i]:.3f}); "
-                    "lane widths must be >= 0")
-
-
-def _crosswalks(r: _Reader, road_el, rid: str) -> list[CrosswalkObject]:
-    out = []
-    objs = road_el.find("objects")
-    if objs is None:
-        return out
-    for o in objs.findall("object"):
-        if (o.get("type") or "").lower() != "crosswalk":
-            continue
-        what = f"road {rid} object {o.get('id', '?')}"
-        cw = CrosswalkObject(id=o.get("id", ""), s=r.num(o, "s", what), corners_st=None, corners_local=None,
-                             t=r.num(o, "t", what, default=0.0), hdg=r.num(o, "hdg", what, default=0.0),
-                             length=r.num(o, "length", what, default=0.0),
-                             width=r.num(o, "width", what, default=0.0))
-        outline = o.find("outline")
-        if outline is None:
-            outlines = o.find("outlines")
-            outline = outlines.find("outline") if outlines is not None else None
-        if outline is not None:
-            road_c = [(r.num(c, "s", what), r.num(c, "t", what)) for c in outline.findall("cornerRoad")]
-            local_c = [(r.num(c, "u", what), r.num(c, "v", what)) for c in outline.findall("cornerLocal")]
-            cw.corners_st = road_c or None
-            cw.corners_local = local_c or None
-        if not (cw.corners_st and len(cw.corners_st) >= 3) and not (cw.corners_local and len(cw.corners_local) >= 3):
-            if cw.length <= 0 or cw.width <= 0:
-                log.warning("%s: %s: crosswalk without an outline or length/width; skipped", r.path, what)
-                continue
-        out.append(cw)
-    return out
-
-
-def _road(r: _Reader, el) -> Road:
-    rid = el.get("id")
-    if rid is None:
-        r.fail("road", el, "attribute 'id' is missing")
-    what = f"road {rid}"
-    length = r.num(el, "length", what)
-    pv = el.find("planView")
-    if pv is None:
-        r.fail(what, el, "no <planView>; every road needs a reference line")
-    geos = []
-    for i, ge in enumerate(pv.findall("geometry")):
-        geos.append(_geometry(r, ge, f"{what} geometry #{i}"))
-    if not geos:
-        r.fail(what, pv, "<planView> has no <geometry>")
-    ref = ReferenceLine(geos)
-    if abs(ref.length - length) > 0.01:
-        log.warning("%s: %s: length %.3f differs from its geometries' %.3f m; using the geometries", r.path, what,
-                    length, ref.length)
-    length = ref.length
-    rule = (el.get("rule") or "RHT").upper()
-    if rule not in ("RHT", "LHT"):
-        r.fail(what, el, f"rule must be RHT or LHT, got {el.get('rule')!r}")
-    link = el.find("link")
-    road = Road(id=rid, name=el.get("name", ""), length=length, junction=el.get("junction", "-1").strip(), rule=rule,
-                reference=ref, sections=[], line=r.line(el),
-                predecessor=_link(r, link.find("predecessor") if link is not None else None, what + " <link>"),
-                successor=_link(r, link.find("successor") if link is not None else None, what + " <link>"))
-    for t in el.findall("type"):
-        sp = t.find("speed")
-        if sp is not None:
-            v = _speed(sp.get("max"), sp.get("unit"))
-            if v is not None:
-                road.speeds.append((r.num(t, "s", what + " <type>", default=0.0), v))
-    road.speeds.sort()
-    lanes_el = el.find("lanes")
-    if lanes_el is None:
-        r.fail(what, el, "no <lanes>")
-    for lo in lanes_el.findall("laneOffset"):
-        road.lane_offsets.append(_cubic(r, lo, "s", what + " <laneOffset>"))
-    road.lane_offsets.sort(key=lambda c: c.s0)
-    sec_els = lanes_el.findall("laneSection")
-    if not sec_els:
-        r.fail(what, lanes_el, "<lanes> has no <laneSection>")
-    for k, se in enumerate(sec_els):
-        sw = f"{what} laneSection #{k}"
-        s0 = r.num(se, "s", sw, default=0.0)
-        lanes: dict[int, LaneDef] = {}
-        for side in ("left", "center", "right"):
-            side_el = se.find(side)
-            if side_el is None:
-                continue
-            for le in side_el.findall("lane"):
-                lane = _lane(r, le, sw)
-                ok = lane.id > 0 if side == "left" else lane.id < 0 if side == "right" else lane.id == 0
-                if not ok:
-                    r.fail(f"{sw} lane {lane.id}", le, f"lane id {lane.id} is not allowed in <{side}> "
-                                                       "(left > 0, center = 0, right < 0)")
-                if lane.id in lanes:
-                    r.fail(f"{sw} lane {lane.id}", le, "duplicate lane id")
-                if lane.type not in KNOWN_LANE_TYPES:
-                    log.warning("%s: %s lane %d: unknown lane type %r, not painted", r.path, sw, lane.id, lane.type)
-                lanes[lane.id] = lane
-        for ids, sign, side in ((sorted(i for i in lanes if i > 0), 1, "left"),
-                                (sorted((-i for i in lanes if i < 0)), -1, "right")):
-            if ids != list(range(1, len(ids) + 1)):
-                r.fail(sw, se, f"<{side}> lane ids {[sign * i for i in ids]} are not consecutive from the centre "
-                               f"(expected {[sign * i for i in range(1, len(ids) + 1)]})")
-        road.sections.append(LaneSection(s=s0, end=length, lanes=lanes, line=r.line(se)))
-    for a, b in zip(road.sections[:-1], road.sections[1:]):
-        if b.s < a.s - 1e-9:
-            r.fail(what, lanes_el, f"laneSections are not in increasing s ({a.s:g} then {b.s:g})")
-        a.end = b.s
-    for k, sec in enumerate(road.sections):
-        _check_widths(r, rid, k, sec)
-    road.crosswalks = _crosswalks(r, el, rid)
-    return road
-
-
-def _junction(r: _Reader, el) -> Junction:
-    jid = el.get("id")
-    if jid is None:
-        r.fail("junction", el, "attribute 'id' is missing")
-    j = Junction(id=jid, name=el.get("name", ""))
-    for c in el.findall("connection"):
-        what = f"junction {jid} connection {c.get('id', '?')}"
-        inc, con = c.get("incomingRoad"), c.get("connectingRoad") or c.get("linkedRoad")  # linkedRoad: direct
-        if inc is None or con is None:
-            r.fail(what, c, "needs incomingRoad and connectingRoad (or linkedRoad in a direct junction)")
-        cp = c.get("contactPoint", "start")
-        if cp not in ("start", "end"):
-            r.fail(what, c, f"contactPoint must be 'start' or 'end', got {cp!r}")
-        conn = Connection(id=c.get("id", ""), incoming_road=inc, connecting_road=con, contact_point=cp)
-        for ll in c.findall("laneLink"):
-            conn.lane_links.append((r.int_(ll, "from", what + " <laneLink>"), r.int_(ll, "to", what + " <laneLink>")))
-        j.connections.append(conn)
-    return j
-
-
-def load_xodr(path) -> OpenDrive:
-    """Parse an OpenDRIVE file into the model (ODR frame). Raises OpenDriveError naming the file, element and
-    line for malformed input, FileNotFoundError for a missing file."""
-    path = Path(path)
-    r = _Reader(path)
-    root = r.root
-    if root.tag != "OpenDRIVE":
-        r.fail(f"root element <{root.tag}>", root, "not an OpenDRIVE file (the root element must be <OpenDRIVE>)")
-    he = root.find("header")
-    if he is None:
-        header = Header(name="", rev=(1, 4))
-    else:
-        header = Header(name=he.get("name", "") or "",
-                        rev=(r.int_(he, "revMajor", "header", default=1), r.int_(he, "revMinor", "header", default=4)))
-        gr = he.find("geoReference")
-        if gr is not None and (gr.text or "").strip():
-            header.georeference = gr.text.strip()
-        off = he.find("offset")
-        if off is not None:
-            header.offset = tuple(r.num(off, k, "header <offset>", default=0.0) for k in ("x", "y", "z", "hdg"))
-        header.bounds = {k: float(he.get(k)) for k in ("north", "south", "east", "west")
-                         if _is_float(he.get(k))}
-    roads: dict[str, Road] = {}
-    for re_ in root.findall("road"):
-        road = _road(r, re_)
-        if road.id in roads:
-            r.fail(f"road {road.id}", re_, "duplicate road id")
-        roads[road.id] = road
-    if not roads:
-        r.fail("<OpenDRIVE>", root, "no <road> elements")
-    junctions = {}
-    for je in root.findall("junction"):
-        j = _junction(r, je)
-        junctions[j.id] = j
-    return OpenDrive(path=path, header=header, roads=roads, junctions=junctions)
-
-
-def _is_float(v) -> bool:
-    try:
-        float(v)
-        return True
-    except (TypeError, ValueError):
-        return False
-
-
-# ================================================================================================== layout
-LaneKey = tuple[str, int, int]  # (road id, section index, OpenDRIVE lane id)
 
 
 def _section_s(sec: LaneSection, base: np.ndarray, extra=()) -> np.ndarray:
@@ -879,22 +331,6 @@ def _touches(od: OpenDrive) -> list[tuple[LaneKey, str, LaneKey, str]]:
     return out
 
 
-def _mark_conflicts(lanes: list[Lane], clearance: float = 3.2) -> None:
-    """Junction lanes of one junction whose centre lines come closer than `clearance` conflict, unless they leave
-    the same lane."""
-    pts = {l.id: l.path.resampled(0.5).points for l in lanes}
-    for i, la in enumerate(lanes):
-        for lb in lanes[i + 1:]:
-            if set(la.predecessors) & set(lb.predecessors):
-                continue
-            pa, pb = pts[la.id], pts[lb.id]
-            if (pa.min(0) - clearance > pb.max(0)).any() or (pb.min(0) - clearance > pa.max(0)).any():
-                continue
-            if np.linalg.norm(pa[:, None] - pb[None], axis=-1).min() < clearance:
-                la.conflicts.add(lb.id)
-                lb.conflicts.add(la.id)
-
-
 def layout_from_model(od: OpenDrive, seed: int = 0, resolution: float = 0.1, margin: float = 10.0,
                  max_cells: int = 16_000_000) -> Layout:
     """The Layout of a parsed OpenDRIVE model (see the module docstring). `resolution` m/cell of the ground raster
@@ -1052,7 +488,7 @@ def layout_from_model(od: OpenDrive, seed: int = 0, resolution: float = 0.1, mar
         if road.in_junction:
             by_junction.setdefault(road.junction, []).append(lanes[lid])
     for js in by_junction.values():
-        _mark_conflicts(js)
+        mark_conflicts(js)
 
     # walk graph: sidewalks + crosswalk edges joined to the nearest sidewalk node
     for c in crosswalks:

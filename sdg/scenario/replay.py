@@ -22,6 +22,9 @@ import numpy as np
 from sdg.carla.recorder import Recording, iter_packets, load_recording, states_at, trajectories
 from sdg.carla.sizes import actor_size, category_of
 from sdg.config import RecordingScenario
+from sdg.scenario.layout import LAYOUTS, build_layout, layout_for_map
+from sdg.scenario.opendrive import layout_from_xodr
+from sdg.scenario.scenario_json import load_scenario_json
 from sdg.scene import Actor, Event, Scene
 
 log = logging.getLogger(__name__)
@@ -48,8 +51,6 @@ class ReplayWindow:
 def _scenario_window(spec: RecordingScenario):
     if spec.scenario_json is None:
         return None
-    from sdg.scenario.scenario_json import load_scenario_json  # noqa: PLC0415 (written in parallel; optional)
-
     return load_scenario_json(spec.scenario_json)
 
 
@@ -125,8 +126,6 @@ def _closest_approach(actors: dict[int, Actor], ids: tuple[int, ...], times: np.
 def scene_from_recording(spec: RecordingScenario) -> Scene:
     """Build the Scene of a recording scenario (see module docstring). Raises ValueError when the window lies
     outside the recording, naming the file and the recording's time span."""
-    from sdg.scenario.layout import LAYOUTS, build_layout, layout_for_map  # noqa: PLC0415
-
     win = replay_window(spec)
     times = win.times
     rec = load_recording(spec.log, start=float(times[0]), end=float(times[-1]))
@@ -187,8 +186,6 @@ def scene_from_recording(spec: RecordingScenario) -> Scene:
             log.warning("%s: collision_actor_ids %s are not actors of the window", spec.log,
                         list(win.collision_actor_ids))
     if spec.xodr is not None:  # the recording's own road network
-        from sdg.scenario.opendrive import layout_from_xodr  # noqa: PLC0415
-
         layout = layout_from_xodr(spec.xodr)
     # recordings exported from built-in scenes name their layout instead of a CARLA map
     elif rec.map_name in LAYOUTS:

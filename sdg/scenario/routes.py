@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sdg.scenario.layout import Layout
+from sdg.scenario.layout_model import Layout
 from sdg.scenario.polyline import Polyline
 
 DS = 0.5  # metres between resampled route points

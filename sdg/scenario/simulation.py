@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sdg.scenario.layout import Layout
+from sdg.scenario.layout_model import Layout
+from sdg.scenario.polyline import point_rect_distance
 from sdg.scenario.routes import DS, Route
 from sdg.scenario.signals import SignalPlan
 from sdg.scenario.walkers import WalkerAgent
@@ -180,8 +181,6 @@ class Simulation:
         valid = idx < self._len[:, None]
         idx = np.minimum(idx, self._m - 1)
         pts = np.take_along_axis(self._pts, idx[..., None], axis=1)  # (n, P, 2)
-        from sdg.scenario.polyline import point_rect_distance
-
         d = point_rect_distance(pts, centers, heads, hl, hw)  # (n, P, K)
         thr = np.array([v.width / 2 for v in self.vehicles])[:, None, None] + np.where(is_ped, PED_MARGIN, MARGIN)[
             None, None, :]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sdg.scenario.layout import Layout
+from sdg.scenario.layout_model import Layout
 from sdg.scenario.polyline import Polyline
 
 KERB_GAP = 1.0  # metres between a waiting pedestrian and the kerb

@@ -1,6 +1,7 @@
 """The contract between the pipeline and its Ray Serve apps (`serve/apps.py`): app and deployment names, when a job
 uses Serve, the configuration fingerprint that decides whether a running app can be reused, what one replica
-reserves, and the error types that cross the replica boundary. Imported by both sides; imports neither.
+reserves (from the job's resource plan, sdg.plan), and the error types that cross the replica boundary. Imported by
+both sides; imports neither.
 """
 from __future__ import annotations
 
@@ -8,36 +9,31 @@ import hashlib
 import json
 
 from sdg.config import JobConfig
+from sdg.plan import APP_NAMES, PROMPT_REPLICA_MAX_CPUS, replica_needs, uses_serve
 
-AUGMENT_APP, PROMPT_APP = "augment", "prompt"
+AUGMENT_APP, PROMPT_APP = APP_NAMES
 AUGMENT_DEPLOYMENT, PROMPT_DEPLOYMENT = "Augmenter", "Prompter"
 DEPLOY_TIMEOUT_S = 300.0  # start-up deadline of both apps (replica processes + constructors), seconds
-PROMPT_REPLICA_MAX_CPUS = 0.25  # the prompt replicas only wait on the NIMs
+__all__ = ["AUGMENT_APP", "PROMPT_APP", "AUGMENT_DEPLOYMENT", "PROMPT_DEPLOYMENT", "DEPLOY_TIMEOUT_S",
+           "PROMPT_REPLICA_MAX_CPUS", "ServeError", "uses_serve", "fingerprint", "replica_needs", "RemoteError",
+           "portable", "unwrap", "resolve_frames"]
 
 
 class ServeError(RuntimeError):
     """Deploying or reaching the Serve apps failed; the message says what to do."""
 
 
-def uses_serve(cfg: JobConfig) -> bool:
-    """Whether the augment stage goes through the Serve apps (``backends.serve``: auto = when a backend is remote)."""
-    mode = cfg.backends.serve
-    if mode == "auto":
-        return cfg.backends.augmenter != "builtin" or cfg.backends.prompts != "template"
-    return mode == "always"
-
-
 def fingerprint(cfg: JobConfig, app: str) -> str:
     """A short hash of the config fields that decide what an app computes (backend kind, server urls, models,
     Cosmos controls and request options). Two configs with the same fingerprint can share a running app."""
-    from sdg.augment.cosmos import cosmos_urls
+    from sdg.augment.cosmos_setup import cosmos_urls
 
     ep, aug = cfg.endpoints, cfg.augmentation
     if app == AUGMENT_APP:
         d = {"augmenter": cfg.backends.augmenter}
         if cfg.backends.augmenter == "cosmos":
             d.update(urls=cosmos_urls(cfg), controls=list(aug.controls), weights=dict(aug.control_weights),
-                     cosmos=dict(aug.cosmos))
+                     cosmos=dict(aug.cosmos), model=ep.cosmos_model)
     elif app == PROMPT_APP:
         d = {"prompts": cfg.backends.prompts}
         if cfg.backends.prompts == "nim":
@@ -45,15 +41,6 @@ def fingerprint(cfg: JobConfig, app: str) -> str:
     else:
         raise ValueError(f"unknown Serve app {app!r}; known: {AUGMENT_APP}, {PROMPT_APP}")
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def replica_needs(cfg: JobConfig) -> dict[str, dict[str, float]]:
-    """Resources one replica of each app reserves (mirrors serve.apps)."""
-    r = cfg.resources
-    aug = {"CPU": r.stage_cpus}
-    if cfg.backends.augmenter == "cosmos" and r.gpus_per_augmenter:
-        aug["GPU"] = r.gpus_per_augmenter
-    return {AUGMENT_APP: aug, PROMPT_APP: {"CPU": min(PROMPT_REPLICA_MAX_CPUS, r.stage_cpus)}}
 
 
 class RemoteError(RuntimeError):

@@ -93,6 +93,7 @@ class ServePromptSource:
         return self._clip[2]
 
     def prompt(self, clip_id, rgb, look, fps):
+        """The replica's :class:`~sdg.augment.base.Prompt` (text and provenance) for one variant."""
         ref = self._rgb_ref(clip_id, rgb)
         try:
             # in a list: the replica fetches it (resolve_frames)

@@ -6,7 +6,7 @@ from sdg.augment.backends import make_augmenter, make_prompt_source
 from sdg.augment.base import AugmentRequest, choose_look
 from sdg.augment.video import encode_mp4
 from sdg.codec import encode_image
-from sdg.stages.base import Footprint, Stage
+from sdg.stages.base import Stage
 from sdg.work import ClipWork, Variant
 
 
@@ -15,18 +15,14 @@ class AugmentMismatch(RuntimeError):
 
 
 def encode_control_videos(controls: dict, fps: float) -> dict[str, bytes]:
-    """Encode each control clip to mp4 once; every variant's request reuses the bytes."""
-    return {name: encode_mp4(frames, fps) for name, frames in controls.items()}
+    """Encode each control clip to mp4 (H.264 4:4:4 lossless) once; every variant's request reuses the bytes."""
+    return {name: encode_mp4(frames, fps, profile="control") for name, frames in controls.items()}
 
 
 class AugmentStage(Stage):
     name = "augment"
     needs = ("sensors", "controls", "lights")
     adds = ("variants",)
-
-    @property
-    def footprint(self) -> Footprint:
-        return Footprint(num_cpus=self.cfg.resources.stage_cpus, actors=self.cfg.resources.augmenters)
 
     def setup(self) -> None:
         from sdg.serving.contract import uses_serve
@@ -44,12 +40,13 @@ class AugmentStage(Stage):
         aug = self.cfg.augmentation
         control_videos = encode_control_videos(work.controls, fps) if self.cfg.backends.augmenter != "builtin" else {}
         camera = spec.camera.as_dict()
-        reqs = []
+        reqs, prompt_provenance = [], []
         for v in range(spec.variants):
             look = choose_look(spec.seed, spec.clip_id, v, aug.weather, aug.lighting, aug.road)
             prompt = self.prompts.prompt(spec.clip_id, clip.rgb, look, fps)
+            prompt_provenance.append(prompt.provenance)
             reqs.append(AugmentRequest(
-                clip_id=spec.clip_id, look=look, prompt=prompt, rgb=clip.rgb, depth=clip.depth,
+                clip_id=spec.clip_id, look=look, prompt=prompt.text, rgb=clip.rgb, depth=clip.depth,
                 semantic=clip.semantic, controls=work.controls, fps=fps, lights=work.lights,
                 control_videos=control_videos, camera=camera,
             ))
@@ -67,13 +64,15 @@ class AugmentStage(Stage):
         q = self.cfg.output.jpeg_quality
         provenance = {"augmenter": self.augmenter.name, "prompts": self.prompts.name}
         variants = []
-        for req, frames, n_retries in zip(reqs, outputs, retries):
+        for req, frames, prompt_prov, n_retries in zip(reqs, outputs, prompt_provenance, retries):
             if frames.shape != clip.rgb.shape or frames.dtype != clip.rgb.dtype:
                 raise AugmentMismatch(
                     f"clip {spec.clip_id} variant {req.look.variant}: augmenter {self.augmenter.name!r} returned "
                     f"{frames.shape} {frames.dtype}, expected {clip.rgb.shape} {clip.rgb.dtype}; nothing written"
                 )
-            prov = dict(provenance) if n_retries is None else {**provenance, "retries": n_retries}
+            prov = {**prompt_prov, **provenance}
+            if n_retries is not None:
+                prov["retries"] = n_retries
             jpegs = [encode_image(f, "jpeg", q) for f in frames]
             variants.append(Variant(look=req.look, prompt=req.prompt, frames=jpegs, provenance=prov))
         work.variants = variants

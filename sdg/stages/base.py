@@ -7,19 +7,28 @@ a work item holding only ``spec`` and its ``needs``, and take only its ``adds`` 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 from sdg.config import JobConfig
+from sdg.plan import StageNeeds, stage_needs
 from sdg.work import ClipWork
 
 
 @dataclass(frozen=True)
 class Footprint:
+    """What one task/actor of a stage reserves and how many run (from the job's resource plan, sdg.plan)."""
+
     num_cpus: float = 0.5
     num_gpus: float = 0.0
     actors: int | None = None  # None: stateless, runs as Ray tasks; n: an actor pool of n (setup once per actor)
     resources: tuple[tuple[str, float], ...] = ()  # custom Ray resources per task/actor, e.g. (("carla", 1),)
+    concurrency: int | None = None  # task stages: the most tasks at once (None: as many as Ray Data runs)
+
+    @classmethod
+    def of(cls, needs: StageNeeds) -> Footprint:
+        return cls(num_cpus=needs.unit.cpus, num_gpus=needs.unit.gpus, actors=needs.actors,
+                   resources=needs.unit.resources, concurrency=needs.concurrency)
 
 
 class Stage:
@@ -32,16 +41,7 @@ class Stage:
 
     @property
     def footprint(self) -> Footprint:
-        return Footprint(num_cpus=self.cfg.resources.stage_cpus)
-
-    def reserved(self) -> Footprint:
-        """What the executor reserves per task/actor: ``footprint`` plus the custom Ray resources the job config
-        gives this stage (``resources.stage_resources[<stage name>]``, e.g. ``{"carla": 1}``)."""
-        fp = self.footprint
-        extra = self.cfg.resources.stage_resources.get(self.name) if self.cfg is not None else None
-        if not extra:
-            return fp
-        return replace(fp, resources=tuple(sorted({**dict(fp.resources), **extra}.items())))
+        return Footprint.of(stage_needs(self.cfg, self.name))
 
     def setup(self) -> None:
         """Expensive, once per worker (connect to servers, load models, warm up JIT)."""

@@ -47,13 +47,22 @@ class GroundTruthStage(Stage):
     needs = ("sensors",)
     adds = ("annotations", "controls", "flow", "lights")
 
+    def control_names(self) -> list[str]:
+        """The control clips to make: the edge control always (the dataset's ``edge_image`` column), and the
+        configured ``augmentation.controls`` when the augmenter reads controls (every backend but the built-in
+        looks, which work from rgb, depth and semantic)."""
+        names = ["edge"]
+        if self.cfg.backends.augmenter != "builtin":
+            names += [c for c in self.cfg.augmentation.controls if c != "edge"]
+        return names
+
     def process(self, work: ClipWork) -> ClipWork:
         spec, clip = work.spec, work.sensors
         scene = with_detected_events(scene_for(spec.scenario), spec.scenario)
         work.annotations = annotate_clip(scene, spec.camera, clip)
         work.flow = clip_flow(scene, spec.camera, clip.frame_indices, clip.depth, clip.instance).astype(np.float16)
         aug = self.cfg.augmentation
-        work.controls = make_controls(clip.rgb, clip.depth, clip.semantic, list(aug.controls), instance=clip.instance,
-                                      filter_classes=aug.edge_filter_classes)
+        work.controls = make_controls(clip.rgb, clip.depth, clip.semantic, self.control_names(),
+                                      instance=clip.instance, filter_classes=aug.edge_filter_classes)
         work.lights = project_lights(scene, spec.camera, [int(i) for i in clip.frame_indices])
         return work

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from sdg.export.shards import FRAMES, write_clip
-from sdg.stages.base import Footprint, Stage
+from sdg.stages.base import Stage
 from sdg.work import ClipWork, ShardEntry
 
 TABLES = {FRAMES: "rows"}  # table name -> ClipWork field
@@ -37,10 +37,6 @@ class WriteStage(Stage):
     def __init__(self, cfg, out_dir: str):
         super().__init__(cfg)
         self.out_dir = str(out_dir)  # a local path or a URI (s3://bucket/prefix): every worker opens it itself
-
-    @property
-    def footprint(self) -> Footprint:
-        return Footprint(num_cpus=min(0.25, self.cfg.resources.stage_cpus))
 
     def process(self, work: ClipWork) -> ClipWork:
         tables = {name: getattr(work, field) for name, field in TABLES.items() if getattr(work, field) is not None}

@@ -6,6 +6,12 @@ The request is validated by a strict pydantic model with the server's field name
 uploaded input video is decoded with cv2 directly (not with sdg's video module) and answered with a colour-graded
 copy (:func:`grade`) at the input's size and frame count (``max_frames`` applied).
 
+The server runs one model, as the real one does (``MODEL_NAME``; ``CosmosTestServer(root, model=...)``, default
+``multicontrol``): it announces it the way ``cosmos_transfer2.gradio.gradio_bootstrapper`` does (the page title and
+header ``Cosmos-Transfer2.5 <…> Transfer``, and a default request in the "Request (JSON)" box carrying that model's
+control blocks; ``announce=False`` shows neither), and it refuses requests carrying control blocks its model does not
+take (the real worker is built with its model's hint keys only).
+
 Modes (``server.mode``): ``normal``; ``wrong_count`` (drops the last frame); ``transient`` (the next
 ``server.failures`` calls of /generate_video fail: odd ones with the server's "workers restarted" empty result,
 even ones with HTTP 502 at the HTTP layer, then it works); ``bad_json`` (answers "Error parsing request JSON");
@@ -31,6 +37,24 @@ import cv2
 import gradio as gr
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+#: The UI header of each model (the real server's page title) and the control blocks its worker takes.
+HEADERS = {"edge": "Cosmos-Transfer2.5 Edge Transfer", "edge/distilled": "Cosmos-Transfer2.5 Edge Distilled Transfer",
+           "depth": "Cosmos-Transfer2.5 Depth Transfer", "seg": "Cosmos-Transfer2.5 Segmentation Transfer",
+           "vis": "Cosmos-Transfer2.5 Blur Transfer", "multicontrol": "Cosmos-Transfer2.5 Multi-Control Transfer"}
+HINT_KEYS = {"edge": ("edge",), "edge/distilled": ("edge",), "depth": ("depth",), "seg": ("seg",), "vis": ("vis",),
+             "multicontrol": ("edge", "vis", "depth", "seg")}
+
+
+def default_request(model: str) -> dict:
+    """A sample request for ``model`` (our own sample paths), shown in the UI's request box."""
+    req = {"name": f"sample_{model.replace('/', '_')}", "prompt": "A city street at noon.",
+           "video_path": "assets/sample/input.mp4"}
+    for key in HINT_KEYS[model]:
+        req[key] = {"control_path": f"assets/sample/{key}.mp4", "control_weight": 1.0}
+    if model == "edge/distilled":
+        req["num_steps"] = 4
+    return req
 
 
 def grade(rgb: np.ndarray) -> np.ndarray:
@@ -169,7 +193,10 @@ class _FailHttp:
 
 
 class CosmosTestServer:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, model: str = "multicontrol", announce: bool = True):
+        if model not in HINT_KEYS:
+            raise ValueError(f"unknown model {model!r}; known {sorted(HINT_KEYS)}")
+        self.model, self.announce = model, announce
         self.root = Path(root)
         self.uploads = self.root / "uploads"
         self.outputs = self.root / "outputs"
@@ -250,6 +277,11 @@ class CosmosTestServer:
             r = TransferRequest.model_validate(req)
         except ValidationError as e:
             return str(e), []
+        carried = [k for k in ("edge", "vis", "depth", "seg") if getattr(r, k) is not None]
+        unsupported = [k for k in carried if k not in HINT_KEYS[self.model]]
+        if unsupported:
+            return (f"Error: the loaded model {self.model!r} was built with hint keys {list(HINT_KEYS[self.model])}; "
+                    f"the request carries {unsupported}"), []
         rgb = read_video(r.video_path)
         if r.max_frames is not None:
             if r.max_frames > len(rgb):
@@ -313,13 +345,17 @@ class CosmosTestServer:
 
     # ----------------------------------------------------------------- app
     def _build(self) -> gr.Blocks:
-        with gr.Blocks(title="Cosmos-Transfer2.5 (test)", analytics_enabled=False) as demo:
+        title = HEADERS[self.model] if self.announce else "Gradio"
+        request_value = json.dumps(default_request(self.model), indent=2) if self.announce else "{}"
+        with gr.Blocks(title=title, analytics_enabled=False) as demo:
+            if self.announce:
+                gr.Markdown(f"# {title}")
             with gr.Row(visible=False):
                 up_in = gr.File(visible=False)
                 up_out = gr.Textbox(visible=False)
                 up_list_in = gr.File(visible=False, file_count="multiple")
                 up_list_out = gr.Textbox(visible=False)
-            request_input = gr.Code(label="Request (JSON)", value="{}", language="json", interactive=True)
+            request_input = gr.Textbox(label="Request (JSON)", value=request_value, lines=20, interactive=True)
             output_video = gr.Video(label="Generated Video")
             status_text = gr.Textbox(label="Status", interactive=False)
             button = gr.Button("Generate Video")
@@ -336,7 +372,8 @@ class CosmosTestServer:
 
         port = free_port()
         self.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                         allowed_paths=[str(self.root)], app_kwargs={"middleware": [Middleware(_FailHttp, server=self)]})
+                         allowed_paths=[str(self.root)],
+                         app_kwargs={"middleware": [Middleware(_FailHttp, server=self)]})
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 

@@ -3,17 +3,28 @@
 Routes: ``GET /v1/health/ready``, ``GET /v1/models``, ``POST /v1/chat/completions``. Every request is recorded
 (method, path, headers, JSON body). ``fail(n, status)`` makes the next ``n`` requests answer ``status``.
 
+It serves the model ids in ``models``; the workflow's stack runs one NIM per model on its own port, e.g.
+``OpenAITestServer(("nvidia/cosmos-reason1-7b",))`` and ``OpenAITestServer(("nvidia/nvidia-nemotron-nano-9b-v2",))``.
+A chat naming a model it does not serve gets 404, as a NIM answers.
+
 Chat answers (deterministic, so tests can predict them):
 * a message with a ``video_url`` part: the video is base64-decoded and read with cv2; the answer is
   ``<think>…</think><answer>A traffic video of {T} frames at {W}x{H}, mean colour {r},{g},{b}.</answer>``
   (or ``caption_text`` if set, still wrapped in think/answer tags);
-* otherwise: ``<think>thinking</think>`` + ``ECHO[seed={seed}]: `` + the last user text.
+* otherwise, ``style = "echo"`` (default): ``<think>thinking</think>`` + ``ECHO[seed={seed}]: `` + the last user text;
+* ``style = "nemotron"``, answering as Nemotron Nano v2 does: a reasoning trace in ``<think>…</think>`` (empty when a
+  system message says ``/no_think``), then :func:`rewrite` of the last user text. It sometimes just repeats the
+  instruction instead: when ``echo_when(body)`` is true (default: an even ``seed``), the answer after the trace is
+  ``Sure. `` + the instruction. ``llm_faults`` (a list) injects answers for the next requests first, one per
+  request: ``echo``, ``empty`` (the trace only), ``long`` (400 words), ``unclosed`` (a trace never closed), ``tag``
+  (a stray ``<|im_end|>``). ``answers`` records ``(seed, kind)`` of every text answer.
 """
 from __future__ import annotations
 
 import base64
 import json
 import os
+import re
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,13 +32,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import numpy as np
 
+VLM_MODEL, LLM_MODEL = "nvidia/cosmos-reason1-7b", "nvidia/nvidia-nemotron-nano-9b-v2"
+_FIELD = re.compile(r"^([A-Z][A-Za-z ]{0,30}):\s*(\S.*)$")
+
+
+def rewrite(text: str) -> str:
+    """The stand-in LLM's answer to an instruction whose last lines are ``Key: value`` fields: one field (``Prompt:
+    …``) comes back as its value (a polish); several become prose: the first value, then ``The <key> is <value>.``
+    per other field. Without fields: the instruction's last paragraph."""
+    fields = []
+    for line in reversed(text.strip().splitlines()):
+        m = _FIELD.match(line.strip())
+        if not m:
+            break
+        fields.append((m.group(1), m.group(2).strip()))
+    fields.reverse()
+    if not fields:
+        return " ".join(text.strip().split("\n\n")[-1].split())
+    if len(fields) == 1:
+        return fields[0][1]
+    first = fields[0][1].rstrip(".") + "."
+    return " ".join([first] + [f"The {k.lower()} is {v.rstrip('.')}." for k, v in fields[1:]])
+
 
 class OpenAITestServer:
-    def __init__(self, models: tuple[str, ...] = ("nvidia/cosmos-reason1-7b", "nvidia/llama-3.3-nemotron-super-49b-v1")):
+    def __init__(self, models: tuple[str, ...] = (VLM_MODEL, LLM_MODEL), style: str = "echo"):
         self.models = list(models)
         self.requests: list[dict] = []
         self.caption_text: str | None = None
         self.ready = True
+        self.style = style
+        self.echo_when = _even_seed
+        self.llm_faults: list[str] = []
+        self.answers: list[tuple[int | None, str]] = []
         self._fail_left = 0
         self._fail_status = 503
         self._lock = threading.Lock()
@@ -113,12 +150,16 @@ class OpenAITestServer:
         with self._lock:
             self._fail_left, self._fail_status = n, status
 
-    def reset(self) -> None:
+    def reset(self, style: str = "echo") -> None:
         with self._lock:
             self.requests.clear()
             self._fail_left = 0
             self.caption_text = None
             self.ready = True
+            self.style = style
+            self.echo_when = _even_seed
+            self.llm_faults = []
+            self.answers = []
 
     def chat_requests(self) -> list[dict]:
         return [r for r in self.requests if r["path"] == "/v1/chat/completions"]
@@ -147,7 +188,38 @@ class OpenAITestServer:
             r, g, b = (int(round(x)) for x in clip.reshape(-1, 3).mean(0))
             caption = self.caption_text or f"A traffic video of {t} frames at {w}x{h}, mean colour {r},{g},{b}."
             return f"<think>\nI look at the frames and count the vehicles.\n</think>\n\n<answer>\n{caption}\n</answer>"
-        return f"<think>thinking</think>ECHO[seed={body.get('seed')}]: {texts[-1] if texts else ''}"
+        if self.style != "nemotron":
+            return f"<think>thinking</think>ECHO[seed={body.get('seed')}]: {texts[-1] if texts else ''}"
+        return self._nemotron(body, texts[-1] if texts else "")
+
+    def _nemotron(self, body: dict, text: str) -> str:
+        systems = [m.get("content") for m in body["messages"] if m.get("role") == "system"]
+        no_think = any(isinstance(c, str) and "/no_think" in c for c in systems)
+        trace = "<think></think>\n\n" if no_think else \
+            "<think>\nThe user wants a prompt. I keep the scene and change the conditions.\n</think>\n\n"
+        with self._lock:
+            kind = self.llm_faults.pop(0) if self.llm_faults else None
+        if kind is None:
+            kind = "echo" if self.echo_when is not None and self.echo_when(body) else "ok"
+        with self._lock:
+            self.answers.append((body.get("seed"), kind))
+        if kind == "ok":
+            return trace + rewrite(text)
+        if kind == "echo":
+            return trace + "Sure. " + text
+        if kind == "empty":
+            return trace
+        if kind == "long":
+            return trace + " ".join(["word"] * 400)
+        if kind == "unclosed":
+            return "<think>\nLet me think about the weather and the lighting and the road"
+        if kind == "tag":
+            return trace + rewrite(text) + "<|im_end|>"
+        raise ValueError(f"unknown llm fault {kind!r}")
+
+
+def _even_seed(body: dict) -> bool:
+    return (body.get("seed") or 0) % 2 == 0
 
 
 def _decode(data: bytes) -> np.ndarray:
