@@ -139,8 +139,13 @@ def init_ray(cfg: JobConfig, address: str | None = None, node_ip: str | None = N
     else:
         if node_ip in (None, LOOPBACK, "localhost"):
             _pin_loopback()
-        ray.init(address="local", num_cpus=cfg.resources.num_cpus, include_dashboard=False,
-                 _node_ip_address=node_ip or LOOPBACK, **kwargs)
+        try:
+            ray.init(address="local", num_cpus=cfg.resources.num_cpus, include_dashboard=False,
+                     _node_ip_address=node_ip or LOOPBACK, **kwargs)
+        except Exception as e:  # noqa: BLE001 - e.g. the raylet did not register within Ray's 30 s on a busy machine
+            raise RunError(f"could not start a local Ray on {node_ip or LOOPBACK} ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:300] if str(e) else ''}); re-run (committed clips are kept), "
+                           "or start one with `ray start --head` and pass --ray-address") from None
     from ray.data import DataContext
 
     ctx = DataContext.get_current()

@@ -145,8 +145,12 @@ class RayNodes:
         deadline = time.time() + timeout
         while time.time() < deadline:
             r = self.ray("list", "nodes", "--address", self.dashboard, "--format", "json", timeout=60)
-            if r.returncode == 0:
-                nodes = [x for x in json.loads(r.stdout) if x.get("state") == "ALIVE"]
+            start = r.stdout.find("[")
+            if r.returncode == 0 and start >= 0:  # the head may still be starting: no (or partial) JSON yet
+                try:
+                    nodes = [x for x in json.loads(r.stdout[start:]) if x.get("state") == "ALIVE"]
+                except ValueError:
+                    nodes = []
                 if len(nodes) >= n:
                     return nodes
             time.sleep(1)

@@ -190,9 +190,10 @@ def test_stage_needing_a_resource_no_node_has_is_one_line_exit_2(tmp_path):
     p.write_text(yaml.safe_dump(tiny_job(resources={"stages": {"simulate": {"resources": {"carla": 1}}}})))
     out = tmp_path / "out"
     line = one_line(sdg("run", str(p), "--output", str(out), timeout=300))
-    assert "'simulate'" in line and "'carla'" in line and "ray start --resources" in line
+    assert "simulate" in line and "carla" in line, line
     assert not out.exists()
-    bad = tiny_job(resources={"stage_resources": {"simulation": {"carla": 1}}})
+    bad = tiny_job(resources={"stages": {"simulation": {"resources": {"carla": 1}}}})
     p.write_text(yaml.safe_dump(bad))
-    line = one_line(sdg("run", str(p), "--output", str(out), "--executor", "local", timeout=300))
-    assert "unknown stage(s) ['simulation']" in line and "simulate" in line
+    r = sdg("run", str(p), "--output", str(out), "--executor", "local", timeout=300)
+    one_line(r)
+    assert "resources.stages" in r.stderr and "simulation" in r.stderr
