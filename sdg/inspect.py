@@ -1,18 +1,19 @@
-"""`sdg inspect OUT_DIR`: counts per column and category, and PNG sheets (contact sheet of SoM frames, every
-modality of one frame side by side, every look of one frame) written to OUT_DIR/inspect/."""
+"""`sdg inspect OUT`: counts per column and category, and PNG sheets (contact sheet of SoM frames, every
+modality of one frame side by side, every look of one frame) written to OUT/inspect/. OUT is a local folder or a URI
+(``s3://bucket/run1``): shards are read and sheets published through sdg.storage."""
 from __future__ import annotations
 
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pyarrow.parquet as pq
 
 from sdg.codec import decode_array, decode_image
-from sdg.export.shards import Manifest
+from sdg.export.shards import MANIFEST, Manifest
+from sdg.storage import Location, open_location
 from sdg.tags import PALETTE
 
 
@@ -20,7 +21,7 @@ from sdg.tags import PALETTE
 class Report:
     text: str
     counts: dict
-    images: list[Path] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)  # paths or URIs of the sheets written
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -44,10 +45,12 @@ def _grid(tiles: list[np.ndarray], cols: int, tile_w: int = 480) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
-def _save(path: Path, rgb: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return path
+def _save(loc: Location, rel: str, rgb: np.ndarray) -> str:
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"{rel}: PNG encoding failed")
+    loc.write_bytes(rel, png.tobytes())
+    return loc.display(rel)
 
 
 def depth_visual(depth: np.ndarray) -> np.ndarray:
@@ -86,12 +89,12 @@ def _modalities(row: dict) -> list[np.ndarray]:
     return tiles
 
 
-def inspect_output(out_dir: Path, sample: int = 6) -> Report:
-    out_dir = Path(out_dir)
-    if not (out_dir / "manifest.json").exists():
-        raise FileNotFoundError(f"{out_dir}: no manifest.json — not an sdg output folder (run `sdg run` first)")
-    manifest = Manifest(out_dir)
-    paths = manifest.shard_paths()
+def inspect_output(out_dir, sample: int = 6) -> Report:
+    loc = open_location(out_dir)
+    if not loc.exists(MANIFEST):
+        raise FileNotFoundError(f"{loc.display()}: no {MANIFEST} — not an sdg output folder (run `sdg run` first)")
+    manifest = Manifest(loc)
+    paths = manifest.files()
     counts: dict = {"clips": len(paths), "rows": 0, "bytes": 0, "variants": Counter(), "categories": Counter(),
                     "events": Counter(), "qa": Counter(), "objects_lost_after_augmentation": 0, "looks": Counter(),
                     "null_or_empty": Counter()}
@@ -99,10 +102,11 @@ def inspect_output(out_dir: Path, sample: int = 6) -> Report:
     light_cols = ["clip_id", "variant", "frame_index", "objects", "events", "qa", "look"]
     samples_keys = []
     for p in paths:
-        pf = pq.ParquetFile(p)
-        schema = pf.schema_arrow
-        counts["bytes"] += p.stat().st_size
-        t = pf.read(columns=light_cols)
+        with loc.open_input(p) as f:
+            pf = pq.ParquetFile(f)
+            schema = pf.schema_arrow
+            counts["bytes"] += f.size()
+            t = pf.read(columns=light_cols)
         counts["null_or_empty"].update({c: 0 for c in schema.names})
         for r in t.to_pylist():
             counts["rows"] += 1
@@ -120,8 +124,9 @@ def inspect_output(out_dir: Path, sample: int = 6) -> Report:
             for c in ("objects", "qa"):
                 if not r[c]:
                     counts["null_or_empty"][c] += 1
-            samples_keys.append((str(p), r["clip_id"], r["variant"], r["frame_index"], len(r["objects"])))
-    lines = [f"{out_dir}: {counts['clips']} clip shard(s), {counts['rows']} rows, {counts['bytes'] / 1e6:.1f} MB"]
+            samples_keys.append((p, r["clip_id"], r["variant"], r["frame_index"], len(r["objects"])))
+    lines = [f"{loc.display()}: {counts['clips']} clip shard(s), {counts['rows']} rows, "
+             f"{counts['bytes'] / 1e6:.1f} MB"]
     if schema is not None:
         lines.append("columns: " + ", ".join(f"{n}:{schema.field(n).type}" if n not in ("objects", "events", "qa")
                                                else f"{n}:list<struct>" for n in schema.names))
@@ -132,7 +137,7 @@ def inspect_output(out_dir: Path, sample: int = 6) -> Report:
     lines.append(f"objects lost after augmentation (survival < 0.3): {counts['objects_lost_after_augmentation']}")
     report = Report(text="\n".join(lines), counts=counts)
     if samples_keys:
-        report.images = _sheets(out_dir, samples_keys, sample)
+        report.images = _sheets(manifest, samples_keys, sample)
     return report
 
 
@@ -153,11 +158,11 @@ def _frame_rows(table, frame_index: int, variant: int | None = None) -> list[dic
     return table.filter(m).to_pylist()
 
 
-def _sheets(out_dir: Path, keys: list, sample: int) -> list[Path]:
+def _sheets(manifest: Manifest, keys: list, sample: int) -> list[str]:
     from functools import lru_cache
 
-    read = lru_cache(maxsize=2)(pq.read_table)  # the sampled frames come from few shards: read each once
-    target = out_dir / "inspect"
+    loc = manifest.location
+    read = lru_cache(maxsize=2)(manifest.read_table)  # the sampled frames come from few shards: read each once
     images = []
     # contact sheet: frames spread over the dataset, SoM overlays
     idx = np.linspace(0, len(keys) - 1, num=min(sample, len(keys))).round().astype(int)
@@ -166,21 +171,21 @@ def _sheets(out_dir: Path, keys: list, sample: int) -> list[Path]:
         path, clip, variant, frame, _ = keys[i]
         r = _frame_rows(read(path), frame, variant)[0]
         tiles.append(_label(decode_image(r["som_image"]), f"{clip} v{variant} f{frame}"))
-    images.append(_save(target / "contact_sheet.png", _grid(tiles, cols=3)))
+    images.append(_save(loc, "inspect/contact_sheet.png", _grid(tiles, cols=3)))
     # every modality of the busiest frame
     path, clip, variant, frame, _ = max(keys, key=lambda k: k[4])
     row = _frame_rows(read(path), frame, variant)[0]
-    images.append(_save(target / "modalities.png", _grid(_modalities(row), cols=4)))
+    images.append(_save(loc, "inspect/modalities.png", _grid(_modalities(row), cols=4)))
     # every look of that frame
     looks = [_label(decode_image(row["rgb_image"]), "original")]
     for r in sorted(_frame_rows(read(path), frame), key=lambda r: r["variant"]):
         looks.append(_label(decode_image(r["image"]), f"v{r['variant']} {_look_name(r['look'])}"))
-    images.append(_save(target / "looks.png", _grid(looks, cols=min(4, len(looks)))))
-    images.append(_save(target / "builtin_looks.png", _grid(_all_looks(out_dir, row), cols=4)))
+    images.append(_save(loc, "inspect/looks.png", _grid(looks, cols=min(4, len(looks)))))
+    images.append(_save(loc, "inspect/builtin_looks.png", _grid(_all_looks(manifest.data.get("config"), row), cols=4)))
     return images
 
 
-def _frame_lights(out_dir: Path, row: dict) -> list:
+def _frame_lights(config: dict | None, row: dict) -> list:
     """The frame's projected lights, from the scene the manifest's config rebuilds (empty if it cannot)."""
     try:
         from sdg.augment.lights import project_lights
@@ -188,7 +193,7 @@ def _frame_lights(out_dir: Path, row: dict) -> list:
         from sdg.config import parse_config
         from sdg.scenes import scene_for
 
-        cfg = parse_config(json.loads((out_dir / "manifest.json").read_text())["config"])
+        cfg = parse_config(config)
         spec = next(s for s in plan_clips(cfg) if s.clip_id == row["clip_id"])
         scene = scene_for(spec.scenario)
         k = int(np.argmin(np.abs(scene.times - row["timestamp"])))
@@ -197,7 +202,7 @@ def _frame_lights(out_dir: Path, row: dict) -> list:
         return []
 
 
-def _all_looks(out_dir: Path, row: dict) -> list[np.ndarray]:
+def _all_looks(config: dict | None, row: dict) -> list[np.ndarray]:
     """Every weather x lighting look of the built-in augmenter on one frame, for side-by-side comparison."""
     from sdg.augment.base import Look
     from sdg.augment.looks import render_look
@@ -205,7 +210,7 @@ def _all_looks(out_dir: Path, row: dict) -> list[np.ndarray]:
     rgb = decode_image(row["rgb_image"])[None]
     depth = decode_array(row["depth"])[None]
     semantic = decode_image(row["semantic"], unchanged=True)[None]
-    lights = _frame_lights(out_dir, row)
+    lights = _frame_lights(config, row)
     fov = float(np.degrees(2 * np.arctan(row["width"] / (2 * row["intrinsics"][0]))))
     tiles = [_label(rgb[0], "original")]
     for weather in ("clear", "fog", "rain", "snow"):
