@@ -22,10 +22,17 @@ demo: $(STAMP)
 	$(BIN)/sdg inspect out/demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
+# every benchmark prints its figure on its last line (`name: value`); see README "Speed"
+BENCHES = simulate looks e2e pipeline memory scaling video qa
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_simulate.py
+	@for b in $(BENCHES); do echo "== bench_$$b"; $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
+
+bench-%: $(STAMP)
+	$(BIN)/python benchmarks/bench_$*.py
 
 clean:
 	rm -rf out .pytest_cache
