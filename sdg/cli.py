@@ -76,7 +76,7 @@ def cmd_run(args) -> int:
 
     try:
         result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports, overwrite=args.overwrite,
-                         ray_address=args.ray_address, node_ip=args.node_ip_address)
+                         ray_address=args.ray_address, node_ip=args.node_ip_address, dashboard=args.dashboard)
     except (PlanError, ServeError, StorageError, RunError, ManifestError) as e:  # the run could not start
         raise UserError(str(e)) from None
     print(
@@ -85,6 +85,10 @@ def cmd_run(args) -> int:
     )
     for line in result.reasons():
         print(f"  {line}")
+    if result.stages:
+        from sdg.metrics import format_table
+
+        print(format_table(result.stages))
     if result.retries:
         print(f"  retries: augment {sum(result.retries.values())} (over {len(result.retries)} clip(s))")
     for clip, err in result.failed.items():
@@ -159,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bind the local Ray to this address of the machine instead of 127.0.0.1")
     r.add_argument("--check", action="store_true", help="run the service preflight even for builtin backends")
     r.add_argument("--no-exports", action="store_true")
+    r.add_argument("--dashboard", action="store_true",
+                   help="start the Ray dashboard with a local run (on 127.0.0.1, or --node-ip-address) and print "
+                        "its URL")
     r.set_defaults(fn=cmd_run)
     v = sub.add_parser("validate", help="validate a job config (and its cameras, recordings, scenarios)")
     v.add_argument("config")

@@ -40,6 +40,7 @@ from sdg.storage import Location, StorageError, open_location
 from sdg.work import ClipFailed, ClipWork
 
 log = logging.getLogger("sdg.run")
+DASHBOARD_PORT = 8265  # Ray's default; another free port when it is taken
 LOOPBACK = "127.0.0.1"
 
 __all__ = ["RunError", "RunResult", "StorageError", "preflight", "init_ray", "run_job", "write_exports", "iter_rows"]
@@ -117,14 +118,40 @@ def _pin_loopback() -> None:
         ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def init_ray(cfg: JobConfig, address: str | None = None, node_ip: str | None = None) -> None:
+def init_ray(cfg: JobConfig, address: str | None = None, node_ip: str | None = None, dashboard: bool = False) -> None:
     """Connect to the cluster at ``address`` (or ``$RAY_ADDRESS``, as inside `ray job submit`), else start a local
-    Ray bound to 127.0.0.1 (``node_ip`` binds it to another address of this machine instead). A cluster that does
-    not answer is a RunError."""
+    Ray bound to 127.0.0.1 (``node_ip`` binds it to another address of this machine instead), with the Ray dashboard
+    on that address when ``dashboard``. A cluster that does not answer is a RunError."""
     import ray
 
-    if ray.is_initialized():
-        return
+    if not ray.is_initialized():
+        _start_ray(cfg, address, node_ip, dashboard)
+    if dashboard:
+        url = dashboard_url()
+        log.info("Ray dashboard: %s (Jobs, Ray Data: one operator per stage, Serve, Metrics: sdg_stage_*) - it asks "
+                 "for this cluster's token: `ray get-auth-token` prints it (never logged here)",
+                 url or "not running on this cluster")
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = True
+    ctx.execution_options.preserve_order = False
+
+
+def dashboard_url() -> str | None:
+    """The Ray dashboard's URL of the connected cluster (None when it runs none)."""
+    try:
+        from ray._private.worker import get_dashboard_url
+
+        url = get_dashboard_url()
+    except Exception:  # noqa: BLE001 - private API; the URL is a convenience
+        return None
+    return (url if url.startswith("http") else f"http://{url}") if url else None
+
+
+def _start_ray(cfg: JobConfig, address: str | None, node_ip: str | None, dashboard: bool) -> None:
+    import ray
+
     kwargs = dict(log_to_driver=True, configure_logging=True, logging_level=logging.WARNING)
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
@@ -140,17 +167,29 @@ def init_ray(cfg: JobConfig, address: str | None = None, node_ip: str | None = N
         if node_ip in (None, LOOPBACK, "localhost"):
             _pin_loopback()
         try:
-            ray.init(address="local", num_cpus=cfg.resources.num_cpus, include_dashboard=False,
-                     _node_ip_address=node_ip or LOOPBACK, **kwargs)
+            dash = dict(include_dashboard=True, dashboard_host=node_ip or LOOPBACK,
+                        dashboard_port=_free_port(node_ip or LOOPBACK, DASHBOARD_PORT)) if dashboard else \
+                dict(include_dashboard=False)
+            ray.init(address="local", num_cpus=cfg.resources.num_cpus, _node_ip_address=node_ip or LOOPBACK,
+                     **dash, **kwargs)
         except Exception as e:  # noqa: BLE001 - e.g. the raylet did not register within Ray's 30 s on a busy machine
             raise RunError(f"could not start a local Ray on {node_ip or LOOPBACK} ({type(e).__name__}: "
                            f"{str(e).splitlines()[0][:300] if str(e) else ''}); re-run (committed clips are kept), "
                            "or start one with `ray start --head` and pass --ray-address") from None
-    from ray.data import DataContext
 
-    ctx = DataContext.get_current()
-    ctx.enable_progress_bars = True
-    ctx.execution_options.preserve_order = False
+
+def _free_port(host: str, preferred: int) -> int:
+    """``preferred`` when it is free on ``host``, else a free port the OS picks."""
+    import socket
+
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+                return s.getsockname()[1]
+            except OSError:
+                continue
+    return preferred
 
 
 # ------------------------------------------------------------------------------------------------ resume
@@ -213,7 +252,8 @@ def wipe(loc: Location) -> None:
 
 # ------------------------------------------------------------------------------------------------ the run
 def run_job(cfg: JobConfig, out_dir=None, executor: str = "ray", exports: bool = True, overwrite: bool = False,
-            ray_address: str | None = None, node_ip: str | None = None, transport: bool = False) -> RunResult:
+            ray_address: str | None = None, node_ip: str | None = None, transport: bool = False,
+            dashboard: bool = False) -> RunResult:
     """Run a job into ``out_dir`` (a local path or URI; default ``output.dir``). Raises StorageError, RunError,
     sdg.placement.PlanError or sdg.export.shards.ManifestError, before anything is written, when the run cannot
     start. ``transport`` makes the in-process executor pass every stage boundary through the Ray adapter's codec."""
@@ -227,7 +267,7 @@ def run_job(cfg: JobConfig, out_dir=None, executor: str = "ray", exports: bool =
     manifest = Manifest(loc, job=cfg.name)
     plan = plan_resume(cfg, specs, manifest)
     if plan.todo and executor != "local":  # reach the cluster before anything is written
-        init_ray(cfg, ray_address, node_ip)
+        init_ray(cfg, ray_address, node_ip, dashboard)
         validate_plan(cfg, clips=len(plan.todo))  # PlanError when the plan cannot be placed
     result = RunResult(out_dir=loc.display(), skipped=plan.skipped, redone=plan.redone)
     for line in result.reasons():
@@ -320,7 +360,7 @@ def _consume(stream, manifest: Manifest, plan: _Plan, result: RunResult, total: 
         log.info("%s", progress_line(result.trace, done, total, actors))
     result.stages = summarize(result.trace, actors=actors)
     if result.stages:
-        log.info("stages of this run:\n%s", format_table(result.stages))
+        log.debug("stages of this run:\n%s", format_table(result.stages))
 
 
 class _ErroredBlocks(logging.Handler):
