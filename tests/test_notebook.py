@@ -43,7 +43,7 @@ def execute(path: Path, workdir: Path) -> "nbformat.NotebookNode":  # noqa: F821
     env = {**os.environ, "HF_HOME": str(workdir / ".hf"), "HF_HUB_OFFLINE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     repo = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([repo, *filter(None, [os.environ.get("PYTHONPATH")])])
-    client = NotebookClient(nb, km=km, timeout=900, resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(nb, km=km, timeout=900, record_timing=False, resources={"metadata": {"path": str(workdir)}})
     client.execute(env=env)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     return nb
