@@ -267,7 +267,8 @@ class SensorClip:
 
     rgb (T,H,W,3) uint8 | depth (T,H,W) float32 planar metres (sky = geometry.SKY_DEPTH) | semantic (T,H,W) uint8
     CARLA tags | instance (T,H,W) uint32 actor id (0 = not an actor) | normals (T,H,W,3) float32 unit normals in
-    the OpenCV camera frame (float16 in a work item after the simulate stage: they are stored as 8-bit).
+    the OpenCV camera frame (after the simulate stage, a work item holds them as uint8 in CARLA's encoding
+    round((n+1)/2*255), which is how the output stores them).
     """
 
     rgb: np.ndarray

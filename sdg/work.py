@@ -9,7 +9,7 @@ field          what, shape / dtype                                              
 spec           :class:`ClipSpec`: ids, the camera, the typed scenario, the frame window      the planner
 sensors        :class:`sdg.model.SensorClip`: rgb (T,H,W,3) uint8, depth (T,H,W) float32     simulate
                planar metres, semantic (T,H,W) uint8 CARLA tags, instance (T,H,W) uint32
-               actor ids, normals (T,H,W,3) float16 unit (OpenCV camera axes; stored as 8-bit),
+               actor ids, normals (T,H,W,3) uint8 (n+1)/2*255 (OpenCV axes, CARLA's encoding),
                times (T,) float64 s, frame_indices (T,) int64, provenance (the simulator's)
 annotations    :class:`sdg.model.ClipAnnotations`: marks {actor id: 1..N}, per frame the      groundtruth
                ObjectAnnotation and EventRecord lists

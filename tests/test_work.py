@@ -146,6 +146,14 @@ def test_values_round_trip_exactly_with_writable_arrays():
     flat = np.zeros((2048, 2048), np.uint32)  # compressible: travels LZ4-compressed
     assert len(encode_value(flat)) < flat.nbytes / 50
     assert np.array_equal(decode_value(encode_value(flat)), flat)
+    noise = np.random.default_rng(0).integers(0, 256, (3 << 20,), np.uint8)  # incompressible: travels raw, as is
+    assert noise.tobytes() in encode_value(noise) and np.array_equal(decode_value(encode_value(noise)), noise)
+    big = np.tile(np.arange(4096, dtype=np.uint32), 1024)  # > one PROBE: judged on a sample, compressed
+    assert len(encode_value(big)) < big.nbytes / 10 and np.array_equal(decode_value(encode_value(big)), big)
+    corrupt = bytearray(encode_value(big))
+    corrupt[-200:] = b"\xff" * 200
+    with pytest.raises(TransportError, match="corrupt work item"):
+        decode_value(bytes(corrupt))
     empty = np.zeros((0, 7), np.float32)
     assert decode_value(encode_value([empty]))[0].shape == (0, 7)
     sliced = np.arange(100, dtype=np.float64).reshape(10, 10)[:, ::3]  # not contiguous

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pyarrow as pa
 
 from sdg import __version__
@@ -36,6 +37,11 @@ def lights_as_shown(objects, frame, camera, tracks, t: int):
         out.append(o)
     return out
 
+
+
+def _normals8(normals: np.ndarray) -> np.ndarray:
+    """A frame's normals in CARLA's 8-bit encoding (the simulate stage already gives them so)."""
+    return normals if normals.dtype == np.uint8 else normals_to_rgb(normals)
 
 class PostprocessStage(Stage):
     name = "postprocess"
@@ -77,7 +83,7 @@ class PostprocessStage(Stage):
                     "depth": encode_array(clip.depth[t]),
                     "semantic": encode_image(clip.semantic[t], "png"),
                     "instance": encode_array(clip.instance[t]),
-                    "normals": encode_image(normals_to_rgb(clip.normals[t]), "png"),
+                    "normals": encode_image(_normals8(clip.normals[t]), "png"),
                     "edge_image": encode_image(edge[t], "png") if edge is not None else b"",
                     "flow": encode_array(work.flow[t]),
                 }
