@@ -90,7 +90,7 @@ def cmd_inspect(args) -> int:
     except FileNotFoundError as e:
         raise UserError(str(e)) from None
     print(report.text)
-    for p in report.images:
+    for p in report.images + ([report.html] if report.html else []):
         print(f"wrote {p}")
     return 0
 
@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="validate a job config (and its cameras, recordings, scenarios)")
     v.add_argument("config")
     v.set_defaults(fn=cmd_validate)
-    i = sub.add_parser("inspect", help="counts, schema and contact sheets of an output folder")
+    i = sub.add_parser("inspect", help="counts, schema, PNG sheets and the HTML report (inspect/report.html) "
+                                           "of an output folder")
     i.add_argument("out_dir")
     i.add_argument("--sample", type=int, default=6)
     i.set_defaults(fn=cmd_inspect)
@@ -160,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
     except UserError as e:
