@@ -43,6 +43,7 @@ class Chart:
     bar_h: int = 12
     band_label: str = ""
     marker_label: str = ""
+    compact: bool = False  # rows only as tall as the values they have
 
 
 def pct(v: float) -> str:
@@ -82,10 +83,13 @@ def _tick_text(v: float, percent: bool) -> str:
 def svg_bars(chart: Chart) -> str:
     """The chart as an <svg> element (sized in CSS pixels, scales down with the page)."""
     ns = max(1, len(chart.series))
-    row_h = ns * chart.bar_h + 8
+    # a row is as tall as its bars (compact: only the values it has; else one slot per series)
+    heights = [(sum(v is not None for v in r.values) or 1 if chart.compact else ns) * chart.bar_h + 8
+               for r in chart.rows]
     top, bottom = 8 + (18 if _legend_items(chart) else 0), 22
     plot_w = chart.width - chart.label_w - chart.note_w - 40
-    height = top + row_h * len(chart.rows) + bottom
+    height = top + sum(heights) + bottom
+    max_chars = max(8, int(chart.label_w / 6.3))
     values = [v for r in chart.rows for v in r.values if v is not None]
     values += [hi for r in chart.rows if r.band for hi in r.band[1:]] + [v for v, _ in chart.refs]
     vmax = chart.vmax if chart.vmax is not None else (1.0 if chart.percent else _nice_max(max(values, default=1)))
@@ -93,24 +97,26 @@ def svg_bars(chart: Chart) -> str:
     out = [f'<svg class="chart" id="{escape(chart.chart_id)}" xmlns="http://www.w3.org/2000/svg" '
            f'viewBox="0 0 {chart.width} {height}" width="{chart.width}" height="{height}" role="img">']
     out.append(_legend(chart))
-    y_end = top + row_h * len(chart.rows)
+    y_end = top + sum(heights)
     for t in _ticks(vmax, chart.percent):
         out.append(f'<line x1="{x(t):.1f}" y1="{top - 2}" x2="{x(t):.1f}" y2="{y_end}" class="grid"/>'
                    f'<text x="{x(t):.1f}" y="{y_end + 14}" class="tick" text-anchor="middle">'
                    f'{_tick_text(t, chart.percent)}</text>')
-    for i, row in enumerate(chart.rows):
-        y0 = top + i * row_h
+    y0 = top
+    for row, row_h in zip(chart.rows, heights):
         if row.band:
             out.append(f'<rect x="{x(row.band[0]):.1f}" y="{y0 + 1}" width="{x(row.band[1]) - x(row.band[0]):.1f}" '
                        f'height="{row_h - 2}" fill="{BAND}"/>')
-        lab = escape(row.label if len(row.label) <= 26 else row.label[:25] + "…")
+        lab = escape(row.label if len(row.label) <= max_chars else row.label[:max_chars - 1] + "…")
         tip = f"<title>{escape(row.title or row.label)}</title>"
         out.append(f'<text x="{chart.label_w - 6}" y="{y0 + row_h / 2 + 4:.1f}" class="lab" '
                    f'text-anchor="end">{tip}{lab}</text>')
+        slot = 0
         for j, (s, v) in enumerate(zip(chart.series, row.values)):
             if v is None:
                 continue
-            yb = y0 + 4 + j * chart.bar_h
+            yb = y0 + 4 + (slot if chart.compact else j) * chart.bar_h
+            slot += 1
             w = max(x(v) - chart.label_w, 0.0)
             text = escape(s.fmt(v))
             out.append(f'<rect class="bar" data-series="{escape(s.name)}" data-label="{escape(row.label)}" '
@@ -124,6 +130,7 @@ def svg_bars(chart: Chart) -> str:
         if row.note:
             out.append(f'<text x="{chart.width - 2}" y="{y0 + row_h / 2 + 4:.1f}" class="note" '
                        f'text-anchor="end">{escape(row.note)}</text>')
+        y0 += row_h
     for v, text in chart.refs:
         out.append(f'<line x1="{x(v):.1f}" y1="{top - 4}" x2="{x(v):.1f}" y2="{y_end}" class="ref"/>'
                    f'<text x="{x(v) + 3:.1f}" y="{top + 6}" class="reftext">{escape(text)}</text>')

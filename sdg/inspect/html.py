@@ -53,8 +53,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:0;display:inline-block;vertical-align:top}
 figcaption{font-size:12px;color:#4b5561}
 .frames img{width:360px;height:auto;display:block;border:1px solid #ccd}
-.events img{width:196px;height:auto;display:block;border:1px solid #ccd}
+.events img{width:184px;height:auto;display:block;border:1px solid #ccd}
 .events td{padding:3px}
+.events th:first-child{width:116px}
 .pair{display:flex;gap:3px}
 .cards{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:16px;margin-bottom:8px}
 .qa{border:1px solid #e6e9ed;border-radius:4px;padding:8px}
@@ -68,7 +69,9 @@ color:#2b3f5c}
 ol.choices{margin:4px 0;padding-left:24px}
 ol.choices li.correct{background:#dff0dc;font-weight:600}
 .rationale{color:#3c4650;font-style:italic}
-.multiples{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
+.multiples{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:10px;align-items:start}
+.multiples.two{grid-template-columns:repeat(2,minmax(0,1fr))}
+.multiple svg{max-width:100%;height:auto}
 .multiple{border:1px solid #e6e9ed;border-radius:4px;padding:4px 6px}
 .multiple h4{margin:0;font-size:13px}
 svg.chart text{font:11px system-ui,"DejaVu Sans",sans-serif;fill:#1d232b}
@@ -239,7 +242,7 @@ def _histograms(d: PageData) -> str:
     out = ['<h3>Classes</h3><p class="muted small">objects per category over every frame row (all variants)</p>',
            counts_chart(d.categories, "chart-classes")]
     out += ['<h3>Events</h3><p class="muted small">events per kind (distinct per clip, hard-negative pairs '
-            'included) and frame rows where an event of the kind is active</p><div class="multiples">',
+            'included) and frame rows where an event of the kind is active</p><div class="multiples two">',
             f'<div class="multiple"><h4>events</h4>{counts_chart(d.events, "chart-events", width=420)}</div>',
             f'<div class="multiple"><h4>frame rows with the event active</h4>'
             f'{counts_chart(d.event_frames, "chart-event-frames", PALETTE[1], width=420)}</div></div>']
@@ -275,7 +278,7 @@ def _answer_chart(template: str, gen: dict, kept: dict) -> str:
     series = ([Series("kept", PALETTE[0], pct)] if nk else []) + [Series("generated", "#a9bcd6", pct)]
     rows = [Row(a, ([kept.get(a, 0) / nk] if nk else []) + [gen.get(a, 0) / ng if ng else 0.0], band=band)
             for a in answers]
-    chart = Chart(rows, series, chart_id=f"answers-{template}", percent=True, width=330, label_w=92, bar_h=9,
+    chart = Chart(rows, series, chart_id=f"answers-{template}", percent=True, width=300, label_w=84, bar_h=9,
                   band_label="target" if band else "")
     return (f'<div class="multiple" data-template="{escape(template)}"><h4>{escape(template)} '
             f'<span class="muted small">kept {nk} / generated {ng}</span></h4>{svg_bars(chart)}</div>')
@@ -294,19 +297,23 @@ def _survival(s: dict | None) -> str:
         return _section("survival", '<p class="muted">no reports/survival.json (the run wrote no exports).</p>')
     per = s.get("per_look") or {}
     thr = s.get("max_lost_fraction")
-    rows = [Row(k, [v["lost_fraction"]], note=f"{v['lost']} of {v['scored']}") for k, v in per.items()]
+    redrawn = s.get("redrawn") or []
+    rows = [Row(k, [v["lost_fraction"], None], note=f"{v['lost']} of {v['scored']}") for k, v in per.items()]
+    rows += [Row(f"{r['look']} ({r['clip_id']} v{r['variant']})", [None, r["lost_fraction"]],
+                 note=f"→ {r['redrawn_as']}") for r in redrawn]
     refs = [(thr, f"re-draw above {pct(thr)}")] if thr is not None else []
-    vmax = max([0.5] + [math.ceil(10 * r.values[0]) / 10 for r in rows])
-    chart = svg_bars(Chart(rows, [Series("lost fraction", PALETTE[4], pct)], chart_id="chart-survival",
-                           percent=True, vmax=vmax, refs=refs, width=640, label_w=160, note_w=80))
+    vmax = max([0.5] + [math.ceil(10 * v) / 10 for r in rows for v in r.values if v is not None])
+    chart = svg_bars(Chart(rows, [Series("kept look", PALETTE[4], pct), Series("drawn first, re-drawn", "#9aa3ad",
+                                                                                pct)],
+                           chart_id="chart-survival", percent=True, vmax=vmax, refs=refs, width=820, label_w=300,
+                           note_w=130, compact=True))
     table = _table("survival", [("scored", "marked (object, frame)"), ("lost", "lost"),
                                 ("lost_fraction", "lost fraction")], list(per.items()),
                    {"lost_fraction": lambda v: f"{100 * v:.1f} %"}, first="look")
-    redrawn = s.get("redrawn") or []
     if redrawn:
         rd = _table("redrawn", [("clip_id", "clip"), ("variant", "variant"), ("look", "look drawn first"),
                                 ("lost_fraction", "lost"), ("redrawn_as", "re-drawn as")],
-                    [(f"{r['clip_id']}/v{r['variant']}/{i}", r) for i, r in enumerate(redrawn)],
+                    [(str(i), r) for i, r in enumerate(redrawn, start=1)],
                     {"lost_fraction": lambda v: f"{100 * v:.1f} %"}, first="#")
         rd = f"<h3>Re-draws ({len(redrawn)})</h3>{rd}"
     else:
