@@ -116,7 +116,7 @@ def render(d: PageData) -> str:
 
 
 def _section(key: str, inner: str, intro: str = "") -> str:
-    intro = f'<p class="muted">{intro}</p>' if intro else ""
+    intro = f'<p class="muted">{escape(intro)}</p>' if intro else ""
     return f'<section id="{key}"><h2>{escape(SECTIONS[key])}</h2>{intro}{inner}</section>'
 
 
@@ -171,6 +171,14 @@ def _run(last_run: dict) -> str:
     return _section("run", table + fails, head)
 
 
+def _img(cell, clip: str, video: str, event: str = "") -> str:
+    """An <img> of a clip's video frame, saying in data-* which clip, video (sim, v<k>), event and frame it shows."""
+    ev = f' data-event="{escape(event)}"' if event else ""
+    return (f'<img src="{escape(cell.src)}" alt="{escape(clip)} {escape(video)} {escape(event)} '
+            f'{escape(cell.caption)}" title="{escape(cell.caption)}" data-clip="{escape(clip)}" '
+            f'data-video="{escape(video)}"{ev} data-frame="{escape(cell.frame)}">')
+
+
 def _clips(clips: list[ClipSample]) -> str:
     if not clips:
         return _section("clips", '<p class="muted">no frame rows.</p>')
@@ -179,9 +187,8 @@ def _clips(clips: list[ClipSample]) -> str:
         out.append(f'<h3 id="clip-{escape(c.clip_id)}">{escape(c.clip_id)} <span class="muted small">'
                    f'split {escape(c.split)}</span></h3><table class="frames">')
         for line in c.videos:
-            cells = "".join(f'<td><figure><img src="{escape(cell.src)}" alt="{escape(c.clip_id)} {line.name} '
-                            f'{escape(cell.caption)}"><figcaption>{escape(cell.caption)}</figcaption>'
-                            f'</figure></td>' for cell in line.cells) or '<td class="muted">no video</td>'
+            cells = "".join(f'<td><figure>{_img(cell, c.clip_id, line.name)}<figcaption>{escape(cell.caption)}'
+                            f'</figcaption></figure></td>' for cell in line.cells) or '<td class="muted">no video</td>'
             lost = f'<br><span class="small muted">{escape(line.lost)}</span>' if line.lost else ""
             out.append(f'<tr><th>{escape(line.name)}<br><span class="small muted">{escape(line.look)}</span>{lost}'
                        f'</th>{cells}</tr>')
@@ -193,8 +200,7 @@ def _clips(clips: list[ClipSample]) -> str:
             for e in c.events:
                 cells = []
                 for n in names:
-                    pair = "".join(f'<figure><a href="{escape(x.src)}"><img src="{escape(x.src)}" '
-                                   f'alt="{escape(e.event_id)} {escape(x.caption)}" title="{escape(x.caption)}"></a>'
+                    pair = "".join(f'<figure><a href="{escape(x.src)}">{_img(x, c.clip_id, n, e.event_id)}</a>'
                                    f'</figure>' for x in e.cells.get(n, []))
                     cells.append(f'<td><div class="pair">{pair}</div></td>' if pair else '<td class="muted">—</td>')
                 marks = ", ".join(str(m) for m in e.marks)
@@ -220,8 +226,11 @@ def _qa_example(e) -> str:
         choices = ""
     rationale = f'<p class="rationale">{escape(q["rationale"])}</p>' if q.get("rationale") else ""
     media = "video" if int(q.get("frame_index", 0)) < 0 else "frame"
+    video = "sim" if int(q["variant"]) < 0 else f"v{q['variant']}"
+    shows = (f'data-clip="{escape(q["clip_id"])}" data-video="{video}" data-event="{escape(e.event or "")}" '
+             f'data-frame="{"strip" if media == "video" else q["frame_index"]}"')
     return (f'<div class="qa {media}" data-qa="{escape(q.get("id", ""))}"><figure><img src="{escape(e.src)}" '
-            f'alt="{escape(e.caption)}"><figcaption>{escape(e.caption)}</figcaption></figure>'
+            f'alt="{escape(e.caption)}" {shows}><figcaption>{escape(e.caption)}</figcaption></figure>'
             f'<div>{badges}<p class="q">{escape(q["question"])}</p>{choices}'
             f'<p>Answer: <b>{escape(str(q["answer"]))}</b></p>{rationale}</div></div>')
 
@@ -235,7 +244,7 @@ def _qa(d: PageData) -> str:
                    f'<span class="muted small">{g.total} question(s), {g.templates} template(s)</span></h3>')
         examples = "".join(_qa_example(e) for e in g.examples)
         out.append(f'<div class="cards">{examples}</div>' if g.media == "frame" else examples)
-    return _section("qa", "".join(out), escape(d.qa_source))
+    return _section("qa", "".join(out), d.qa_source)
 
 
 def _histograms(d: PageData) -> str:

@@ -58,6 +58,7 @@ def _decode(folder: OutputFolder, clip: str, variant: int, event_id: str | None,
 class Cell:
     caption: str
     src: str
+    frame: str = ""  # which frame of its video: the frame index, or "first" / "last"
 
 
 @dataclass
@@ -117,7 +118,7 @@ def clip_samples(folder: OutputFolder, inv: Inventory, images: Images, per_video
             for k in (k for k in keys if k.frame_index in {p.frame_index for p in picks}):
                 row = frame_rows(folder, k.shard, k.frame_index, v)[0]
                 src = images.put(f"{clip}_v{v}_f{k.frame_index}", decode_image(row["som_image"]))
-                cells.append(Cell(f"frame {k.frame_index} · t={k.timestamp - t0:.1f} s", src))
+                cells.append(Cell(f"frame {k.frame_index} · t={k.timestamp - t0:.1f} s", src, str(k.frame_index)))
             lost = f"{info.lost} of {info.marked} marked lost" if info.marked else ""
             lines.append(VideoLine(video_name(v), info.look, cells, lost))
         out.append(ClipSample(clip, inv.clip_splits.get(clip, ""), lines, _event_lines(folder, inv, clip, images)))
@@ -134,7 +135,7 @@ def _sim_line(folder: OutputFolder, clip: str, row: dict, picks: list[FrameKey],
         for k in picks:
             if k.frame_index in pos and pos[k.frame_index] < len(frames):
                 src = images.put(f"{clip}_sim_f{k.frame_index}", frames[pos[k.frame_index]])
-                cells.append(Cell(f"frame {k.frame_index} · t={k.timestamp - t0:.1f} s", src))
+                cells.append(Cell(f"frame {k.frame_index} · t={k.timestamp - t0:.1f} s", src, str(k.frame_index)))
     return VideoLine("sim", "simulator", cells)
 
 
@@ -151,8 +152,9 @@ def _event_lines(folder: OutputFolder, inv: Inventory, clip: str, images: Images
             name = video_name(v["variant"])
             stem = f"{clip}_{name}_{e['event_id']}"
             line.cells[name] = [
-                Cell(f"{name} first frame (t=0.0 s)", images.put(f"{stem}_first", frames[0], width=480)),
-                Cell(f"{name} last frame (#{len(frames) - 1})", images.put(f"{stem}_last", frames[-1], width=480)),
+                Cell(f"{name} first frame (t=0.0 s)", images.put(f"{stem}_first", frames[0], width=480), "first"),
+                Cell(f"{name} last frame (#{len(frames) - 1})", images.put(f"{stem}_last", frames[-1], width=480),
+                     "last"),
             ]
         out.append(line)
     return out
@@ -164,6 +166,7 @@ class Example:
     qa: dict
     src: str
     caption: str
+    event: str | None = None  # video questions: the event whose video it is (None: every mark)
 
 
 @dataclass
@@ -237,7 +240,7 @@ def qa_groups(folder: OutputFolder, inv: Inventory, pool: list[dict], images: Im
                 which = f"event {event}" if event else "every mark"
                 caption = f"{q['clip_id']} {video_name(q['variant'])} Set-of-Mark video ({which}), " \
                           f"{len(frames)} frames"
-                examples.append(Example(q, images.put(name, strip, width=1200), caption))
+                examples.append(Example(q, images.put(name, strip, width=1200), caption, event))
         out.append(QAGroup(media, kind, total, templates, examples))
     return out
 
