@@ -19,9 +19,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 WIDTH = 1400
 SLICE = 8000
 
-# appended to a copy of the page: the browser writes what it made of the page into <body data-facts="...">
+# appended to a copy of the page: once everything has loaded, the browser writes what it made of the page into
+# <body data-facts="...">
 _PROBE = """<script>
-(function () {
+window.addEventListener('load', function () {
   var imgs = [].slice.call(document.images);
   var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
     .map(function (i) { return i.getAttribute('src'); });
@@ -32,7 +33,7 @@ _PROBE = """<script>
   document.body.setAttribute('data-facts', JSON.stringify({height: document.documentElement.scrollHeight,
     width: document.documentElement.scrollWidth, images: imgs.length, broken: broken, outside: outside,
     sections: sections}));
-})();
+});
 </script>"""
 
 

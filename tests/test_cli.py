@@ -79,6 +79,8 @@ def test_inspect_reports_counts_and_writes_sheets(tmp_path):
     for name in ("contact_sheet", "modalities", "looks", "builtin_looks"):
         img = cv2.imread(str(out / "inspect" / f"{name}.png"))
         assert img is not None and img.shape[0] > 100 and img.std() > 5
+    html = out / "inspect" / "report.html"  # the HTML report (tests/test_report.py checks what is in it)
+    assert f"wrote {html}" in r.stdout and "<section id=\"clips\">" in html.read_text()
 
 
 def test_inspect_of_a_non_output_folder(tmp_path):

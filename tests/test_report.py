@@ -175,11 +175,11 @@ def _mad(thumb: np.ndarray, full: np.ndarray) -> float:
     return float(np.abs(thumb.astype(np.float32) - small.astype(np.float32)).mean())
 
 
-def _shows(thumb: np.ndarray, frames, i: int) -> bool:
+def _assert_shows(thumb: np.ndarray, frames, i: int, what: str) -> None:
     """The thumbnail (a JPEG) is frame i of the video: close to it, and no other frame is closer (frames of a still
     scene may tie)."""
     mads = [_mad(thumb, f) for f in frames]
-    return mads[i] < 5 and mads[i] <= min(mads) + 0.02
+    assert mads[i] < 5 and mads[i] <= min(mads) + 0.02, f"{what}: frame {i}, distances {np.round(mads, 2)}"
 
 
 # ------------------------------------------------------------------------------------------- the page
@@ -281,7 +281,7 @@ def test_sample_frames_and_event_video_first_last_frames(out_dir, page):
             frames = [decode_image(r["som_image"]) for r in rows]
             for a in imgs:
                 i = next(k for k, r in enumerate(rows) if r["frame_index"] == int(a["data-frame"]))
-                assert _shows(_img(out_dir, a["src"]), frames, i), a["src"]
+                _assert_shows(_img(out_dir, a["src"]), frames, i, a["src"])
         for r in (r for r in vrows if r["clip_id"] == clip):
             name = "sim" if r["variant"] < 0 else f"v{r['variant']}"
             if r["variant"] < 0:  # the simulator's sample frames come from its Set-of-Mark mp4
@@ -289,14 +289,15 @@ def test_sample_frames_and_event_video_first_last_frames(out_dir, page):
                 assert len(by_video[(clip, "sim", None)]) == 3
                 for a in by_video[(clip, "sim", None)]:
                     i = r["frame_indices"].index(int(a["data-frame"]))
-                    assert _shows(_img(out_dir, a["src"]), frames, i), a["src"]
+                    _assert_shows(_img(out_dir, a["src"]), frames, i, a["src"])
             assert {e["event_id"] for e in r["event_videos"]} == {e["event_id"] for e in r["events"]}
             for e in r["events"]:
                 frames = read_mp4(out_dir / "exports" / som_video_path(clip, r["variant"], e["event_id"]),
                                   size=(r["height"], r["width"]))
                 shown = {a["data-frame"]: _img(out_dir, a["src"]) for a in by_video[(clip, name, e["event_id"])]}
                 assert set(shown) == {"first", "last"}, (clip, name, e["event_id"])
-                assert _shows(shown["first"], frames, 0) and _shows(shown["last"], frames, len(frames) - 1)
+                _assert_shows(shown["first"], frames, 0, f"{clip} {name} {e['event_id']} first")
+                _assert_shows(shown["last"], frames, len(frames) - 1, f"{clip} {name} {e['event_id']} last")
 
 
 def test_qa_examples_per_kind_are_the_kept_records(out_dir, page):
@@ -343,8 +344,9 @@ def test_report_without_exports_reads_the_video_rows(out_dir, tmp_path):
     assert all(b["series"] == "generated" for c, bars in p.bars.items() if c.startswith("answers-") for b in bars)
 
 
-@pytest.mark.skipif(chromium.find() is None, reason="Debian's chromium is not installed (apt-get install -y chromium; "
-                                                     "`make report-check` installs it)")
+@pytest.mark.skipif(chromium.find() is None and not os.environ.get("SDG_REQUIRE_CHROMIUM"),
+                    reason="Debian's chromium is not installed (apt-get install -y chromium; `make report-check` "
+                           "installs it)")
 def test_chromium_renders_every_image_and_takes_full_page_screenshots(out_dir, page):
     html = out_dir / "inspect" / "report.html"
     facts = chromium.page_facts(html)
@@ -361,3 +363,13 @@ def test_chromium_renders_every_image_and_takes_full_page_screenshots(out_dir, p
         assert im.std() > 10  # a page, not a blank window
     assert sum(heights) == facts["height"]
     assert not list(html.parent.glob(".report.*.html"))  # the probe and shot copies are gone
+    # the probe does see a missing image and an outside address
+    bad = html.with_name("broken.html")
+    src = page.imgs[0]["src"]
+    bad.write_text(html.read_text().replace(f'src="{src}"', 'src="img/missing.jpg"', 1)
+                   .replace("</main>", '<a href="https://example.com/x">x</a></main>'))
+    try:
+        seen = chromium.page_facts(bad)
+    finally:
+        bad.unlink()
+    assert seen["broken"] == ["img/missing.jpg"] and seen["outside"] == ["https://example.com/x"]
