@@ -68,6 +68,7 @@ def test_scenarios_lists_kinds():
 
 def test_inspect_reports_counts_and_writes_sheets(tmp_path):
     from conftest import small_job
+
     from sdg.config import parse_config
     from sdg.run import run_job
 

@@ -80,4 +80,8 @@ def write_html(folder: OutputFolder, inv: Inventory, summary: str, target: Path)
         event_frames=dict(c["events"]), answers=answers, qa_report=qa_report, survival=survival)
     path = target / "report.html"
     atomic_write_text(path, render(data))
+    written = {p.name for p in images.written}
+    for old in (target / "img").glob("*.jpg"):  # pictures of an earlier report that this one no longer shows
+        if old.name not in written:
+            old.unlink()
     return path
