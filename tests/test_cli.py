@@ -87,3 +87,10 @@ def test_inspect_reports_counts_and_writes_sheets(tmp_path):
 def test_inspect_of_a_non_output_folder(tmp_path):
     r = _cli("inspect", str(tmp_path))
     assert r.returncode == 2 and "manifest.json" in r.stderr
+
+
+def test_inspect_of_a_corrupt_manifest_names_the_file(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"clips": ')
+    r = _cli("inspect", str(tmp_path))
+    assert r.returncode == 2 and "manifest.json" in r.stderr and "corrupt" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "inspect").exists()
