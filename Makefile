@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(BIN)/sdg inspect out/demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # The HTML report of out/demo (made first if missing) checked as headless Chromium renders it (Debian's chromium,
@@ -31,8 +33,13 @@ report-check: $(STAMP)
 	@test -f out/demo/manifest.json || $(BIN)/sdg run configs/demo.yaml --output out/demo
 	SDG_REPORT_DIR=out/demo SDG_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest -q tests/test_report.py
 
+# every benchmark prints its figure on its last line (`name: value`); see README "Speed"
+BENCHES = simulate looks e2e pipeline memory scaling video qa
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_simulate.py
+	@for b in $(BENCHES); do echo "== bench_$$b"; $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
+
+bench-%: $(STAMP)
+	$(BIN)/python benchmarks/bench_$*.py
 
 clean:
 	rm -rf out .pytest_cache

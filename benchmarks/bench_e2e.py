@@ -65,7 +65,7 @@ def main() -> None:
     long = measured(job(4.0, args.width, args.height), args.exports)
     n_frames = [2 * round(d * 10.0) for d in (2.0, 4.0)]  # 2 scenarios x duration x 10 fps
     n_rows = [f * 2 for f in n_frames]  # x 2 variants
-    (res_s, cpu_s, wall_s), (res_l, cpu_l, wall_l) = short, long
+    (_, cpu_s, wall_s), (res_l, cpu_l, wall_l) = short, long
     marginal_ms = 1000.0 * (cpu_l - cpu_s) / (n_rows[1] - n_rows[0])
     stage_cpu = {}
     for r in res_l.trace:

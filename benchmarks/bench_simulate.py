@@ -86,7 +86,8 @@ def main() -> None:
         ann_wall, flow_wall = (t1 - t0) / frames, (t2 - t1) / frames
         gt_wall, gt_cpu = (t2 - t0) / frames, (c2 - c0) / frames
         objs = sum(len(f) for f in ann.objects) / m
-        print(f"{w}x{h} ground truth (2D/3D boxes, polygons, occlusion/truncation, flow): {gt_wall * 1e3:6.1f} ms/frame "
+        print(f"{w}x{h} ground truth (2D/3D boxes, polygons, occlusion/truncation, flow): "
+              f"{gt_wall * 1e3:6.1f} ms/frame "
               f"wall (annotate {ann_wall * 1e3:.1f}, flow {flow_wall * 1e3:.1f}), {gt_cpu * 1e3:6.1f} CPU-ms/frame, "
               f"{objs:.0f} objects/frame -> sensors + ground truth: {1 / (wall.mean() + gt_wall):6.2f} "
               f"frames/s wall, {threads / (cpu.mean() + gt_cpu):5.2f} frames/s on idle cores")

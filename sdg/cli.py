@@ -5,7 +5,6 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 
 
 class UserError(Exception):
@@ -52,11 +51,17 @@ def _preflight(fn, cfg):
 
 
 def cmd_run(args) -> int:
-    from sdg.run import preflight, run_job
+    from sdg.export.shards import ManifestError
+    from sdg.run import RunError, preflight, run_job
+    from sdg.storage import StorageError, open_location
 
     cfg = _load(args.config)
     _preflight(preflight, cfg)
-    out = Path(args.output) if args.output else cfg.output.dir
+    out = args.output or cfg.output.dir
+    try:
+        open_location(out).check_writable()  # before any service is contacted: nothing is written elsewhere
+    except StorageError as e:
+        raise UserError(str(e)) from None
     if args.check or cfg.backends.augmenter != "builtin" or cfg.backends.prompts != "template" or \
             cfg.backends.simulator != "builtin":
         from sdg.check import check_services
@@ -70,24 +75,37 @@ def cmd_run(args) -> int:
     from sdg.serving.contract import ServeError
 
     try:
-        result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports)
-    except (PlanError, ServeError) as e:  # the plan cannot be placed / the Serve apps could not start: nothing ran
+        result = run_job(cfg, out, executor=args.executor, exports=not args.no_exports, overwrite=args.overwrite,
+                         ray_address=args.ray_address, node_ip=args.node_ip_address, dashboard=args.dashboard)
+    except (PlanError, ServeError, StorageError, RunError, ManifestError) as e:  # the run could not start
         raise UserError(str(e)) from None
     print(
         f"sdg run {cfg.name}: {len(result.committed)} clip(s) committed, {len(result.skipped)} already done, "
         f"{len(result.failed)} failed, {result.seconds:.1f} s -> {result.out_dir}"
     )
+    for line in result.reasons():
+        print(f"  {line}")
+    if result.stages:
+        from sdg.metrics import format_table
+
+        print(format_table(result.stages))
+    if result.retries:
+        print(f"  retries: augment {sum(result.retries.values())} (over {len(result.retries)} clip(s))")
     for clip, err in result.failed.items():
-        print(f"error: clip {clip}: {err}", file=sys.stderr)
+        f = result.failures[clip]
+        print(f"error: clip {clip}: {err} (after {f.attempts} attempt(s); recorded in the manifest, the next run "
+              "retries it)", file=sys.stderr)
     return 0 if result.ok else 1
 
 
 def cmd_inspect(args) -> int:
+    from sdg.export.shards import ManifestError
     from sdg.inspect import inspect_output
+    from sdg.storage import StorageError
 
     try:
-        report = inspect_output(Path(args.out_dir), sample=args.sample)
-    except FileNotFoundError as e:
+        report = inspect_output(args.out_dir, sample=args.sample)
+    except (FileNotFoundError, StorageError, ManifestError) as e:
         raise UserError(str(e)) from None
     print(report.text)
     for p in report.images + ([report.html] if report.html else []):
@@ -134,17 +152,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run a job config end to end (resumes from the output's manifest)")
     r.add_argument("config")
-    r.add_argument("--output", "-o", help="output folder (overrides output.dir)")
+    r.add_argument("--output", "-o", help="output folder or URI, e.g. s3://bucket/run1 (overrides output.dir); "
+                   "endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ... in the environment")
+    r.add_argument("--overwrite", action="store_true",
+                   help="start over: delete the output's manifest, shards and exports first (else the run resumes)")
     r.add_argument("--executor", choices=["ray", "local"], default="ray")
+    r.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="run on the Ray cluster at ADDR (head host:port; default $RAY_ADDRESS, set by `ray job "
+                   "submit`); without it a local Ray is started, listening on 127.0.0.1 only")
+    r.add_argument("--node-ip-address", default=None, metavar="IP",
+                   help="bind the local Ray to this address of the machine instead of 127.0.0.1")
     r.add_argument("--check", action="store_true", help="run the service preflight even for builtin backends")
     r.add_argument("--no-exports", action="store_true")
+    r.add_argument("--dashboard", action="store_true",
+                   help="start the Ray dashboard with a local run (on 127.0.0.1, or --node-ip-address) and print "
+                        "its URL")
     r.set_defaults(fn=cmd_run)
     v = sub.add_parser("validate", help="validate a job config (and its cameras, recordings, scenarios)")
     v.add_argument("config")
     v.set_defaults(fn=cmd_validate)
     i = sub.add_parser("inspect", help="counts, schema, PNG sheets and the HTML report (inspect/report.html) "
-                                           "of an output folder")
-    i.add_argument("out_dir")
+                                       "of an output folder or URI")
+    i.add_argument("out_dir", help="output folder or URI (s3://bucket/run1)")
     i.add_argument("--sample", type=int, default=6)
     i.set_defaults(fn=cmd_inspect)
     li = sub.add_parser("log-info", help="summarise a CARLA recorder .log (no server needed)")

@@ -5,8 +5,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sdg.yamlio import read_yaml
 
@@ -102,6 +111,9 @@ class Endpoints(_Cfg):
     llm_url: str | None = None  # Nemotron NIM, e.g. http://host:8002; env SDG_LLM_URL
     vlm_model: str = "nvidia/cosmos-reason1-7b"
     llm_model: str = "nvidia/nvidia-nemotron-nano-9b-v2"
+    cosmos_timeout: float = Field(3600.0, gt=0)  # seconds one Cosmos-Transfer generation may take
+    cosmos_retries: int = Field(3, ge=0)  # retries of a Cosmos call after a transient failure (503, timeout)
+    cosmos_backoff: float = Field(5.0, ge=0)  # first wait before a retry, seconds (doubling, jittered, capped at 120)
 
     @model_validator(mode="after")
     def _env(self):
@@ -269,6 +281,10 @@ class Resources(_Cfg):
     gpus_per_augmenter: float = Field(0.0, ge=0)  # GPUs reserved per Cosmos replica (0: the Gradio server owns them)
     stages: dict[StageName, StageResources] = {}  # per-stage overrides
     serve: ServeResources = Field(default_factory=ServeResources)
+    # a clip whose stage fails with a transient error (a server, a connection, a lost worker or actor) is retried up
+    # to this many times (Ray re-runs it when its worker process dies; the stage re-runs on retryable errors)
+    clip_retries: int = Field(2, ge=0, le=100)
+    retry_backoff: float = Field(1.0, ge=0)  # seconds before a clip's stage is retried (times the attempt number)
 
     @model_validator(mode="after")
     def _one_key_each(self):
@@ -282,10 +298,28 @@ class Resources(_Cfg):
 
 
 class Output(_Cfg):
-    dir: Path = Path("out/job")
+    # a local folder (relative to the current directory) or a URI: s3://bucket/prefix, gs://bucket/prefix; the
+    # endpoint and credentials come from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...), never from here
+    dir: str = "out/job"
     jpeg_quality: int = Field(90, ge=10, le=100)
     exports: list[Literal["coco", "odvg", "llava", "video"]] = ["coco", "odvg", "llava"]
     row_group_bytes: int = Field(64 << 20, gt=0)
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _dir(cls, v):
+        from urllib.parse import urlsplit
+
+        v = os.fspath(v) if isinstance(v, os.PathLike) else v
+        if isinstance(v, str) and "://" in v:
+            p = urlsplit(v)
+            if p.username or p.password or "@" in p.netloc:
+                raise ValueError("credentials do not belong in the config: set AWS_ACCESS_KEY_ID / "
+                                 "AWS_SECRET_ACCESS_KEY (or an instance profile) in the environment")
+            if p.query:
+                raise ValueError("options do not belong in the URI: the endpoint and region come from "
+                                 "AWS_ENDPOINT_URL / AWS_DEFAULT_REGION in the environment")
+        return v
 
 
 class JobConfig(_Cfg):

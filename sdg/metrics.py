@@ -8,6 +8,7 @@ it (clips finished by the previous stage and not yet started here) and retries. 
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Iterable
@@ -129,14 +130,13 @@ _METRICS: dict = {}
 def export_to_ray(record: StageRecord) -> None:
     """Count the record in Ray's metrics (``sdg_stage_clips``, ``sdg_stage_failures``, ``sdg_stage_retries``,
     ``sdg_stage_seconds`` by ``stage``): the Ray dashboard's metrics view shows them next to Ray Data's own operator
-    metrics. A no-op outside a Ray worker."""
-    try:
-        import ray
-        from ray.util import metrics
-    except ImportError:  # pragma: no cover - ray is a dependency
+    metrics. A no-op outside a Ray worker or driver (then Ray is not even imported: the in-process executor, a
+    notebook)."""
+    ray = sys.modules.get("ray")  # a process that never imported Ray has no Ray session to count in
+    if ray is None or not ray.is_initialized():
         return
-    if not ray.is_initialized():
-        return
+    from ray.util import metrics
+
     if not _METRICS:
         tags = ("stage",)
         _METRICS["clips"] = metrics.Counter("sdg_stage_clips", "clips a stage finished", tag_keys=tags)

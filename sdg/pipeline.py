@@ -112,7 +112,7 @@ def build_pipeline(cfg: JobConfig, out_dir) -> Pipeline:
         StagePlan(AugmentStage, (cfg,)),
         StagePlan(PostprocessStage, (cfg,)),
         StagePlan(WriteStage, (cfg, str(out_dir))),
-    ], outputs=("shard",))
+    ], outputs=("shard",), attempts=cfg.resources.clip_retries + 1, retry_delay_s=cfg.resources.retry_backoff)
 
 
 @dataclass
@@ -287,12 +287,14 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
             common["resources"] = dict(fp.resources)
         if fp.concurrency and not fp.actors:
             common["concurrency"] = fp.concurrency
+        # a clip whose worker process dies is re-run by Ray at most attempts - 1 times (dead actors are replaced)
         if fp.actors:
             fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s)
-            ds = ds.map_batches(fn, compute=ActorPoolStrategy(size=fp.actors), **common)
+            ds = ds.map_batches(fn, compute=ActorPoolStrategy(size=fp.actors), max_restarts=-1,
+                                max_task_retries=pipeline.attempts - 1, **common)
         else:
             fn = _row_fn(plan, keep, run_token, True, pipeline.attempts, pipeline.retry_delay_s)
-            ds = ds.map_batches(fn, **common)
+            ds = ds.map_batches(fn, max_retries=pipeline.attempts - 1, **common)
     for row in ds.iter_rows():
         yield Done(decode_item(row["work"], pipeline.outputs),
                    [StageRecord(**r) for r in json.loads(row["trace"])])

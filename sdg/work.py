@@ -111,7 +111,7 @@ class Variant:
 
 @dataclass(frozen=True)
 class ShardEntry:
-    """A committed shard, as the manifest records it."""
+    """A clip's published files, as the manifest records them (``shard`` and its size/hash: the frame rows)."""
 
     clip_id: str
     shard: str  # path relative to the output root
@@ -119,7 +119,8 @@ class ShardEntry:
     bytes: int
     sha256: str
     committed_at: float
-    videos: str | None = None  # the clip's video-level Parquet file, relative to the output root
+    files: dict[str, dict] = field(default_factory=dict)  # every file of the clip: {table: {path, rows, bytes, sha256}}
+    stats: dict[str, Any] = field(default_factory=dict)  # facts about how the clip was made (e.g. augment retries)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -144,6 +144,17 @@ class PromptDeployment:
         except Exception as e:  # noqa: BLE001 - re-raised in a form Ray can ship to the caller
             raise portable(e) from None
 
+    def rewrite(self, instruction: str) -> str:
+        """The prompt source's LLM on a free instruction (the phase captions' paraphrase, sdg.som.captions)."""
+        fn = getattr(self.source, "rewrite", None)
+        if fn is None:
+            raise RuntimeError(f"the {self.source.name!r} prompt source has no LLM to rewrite text with "
+                               "(backends.prompts: nim has)")
+        try:
+            return fn(instruction)
+        except Exception as e:  # noqa: BLE001 - re-raised in a form Ray can ship to the caller
+            raise portable(e) from None
+
     def backend(self) -> str:
         return self.source.name
 

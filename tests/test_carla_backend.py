@@ -12,8 +12,17 @@ import numpy as np
 import pytest
 
 from sdg.carla.backend import CarlaSimulationError, CarlaSimulator, SensorQueues, SensorTimeout
-from sdg.carla.convert import (bgra_image, depth_from_bgra, depth_to_bgra, instance_from_bgra, normals_from_bgra,
-                               normals_from_depth, normals_to_bgra, rgb_from_bgra, semantic_from_bgra)
+from sdg.carla.convert import (
+    bgra_image,
+    depth_from_bgra,
+    depth_to_bgra,
+    instance_from_bgra,
+    normals_from_bgra,
+    normals_from_depth,
+    normals_to_bgra,
+    rgb_from_bgra,
+    semantic_from_bgra,
+)
 from sdg.carla.instances import match_sim_actors, projected_rects, reconcile_instances
 from sdg.carla.server import CarlaServerProcess, Ports, allocate_ports, format_command, port_free
 from sdg.geometry import SKY_DEPTH, Camera

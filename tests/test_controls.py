@@ -5,8 +5,19 @@ import numpy as np
 import pytest
 
 from sdg.augment.controls import (
-    DEPTH_STEP_M, carla_rgb_to_depth, carla_to_instance, depth_frames, depth_to_carla_rgb, edge_frames,
-    instance_to_carla, label_boundaries, make_controls, normals_to_rgb, rgb_to_normals, seg_frames, vis_frames,
+    DEPTH_STEP_M,
+    carla_rgb_to_depth,
+    carla_to_instance,
+    depth_frames,
+    depth_to_carla_rgb,
+    edge_frames,
+    instance_to_carla,
+    label_boundaries,
+    make_controls,
+    normals_to_rgb,
+    rgb_to_normals,
+    seg_frames,
+    vis_frames,
 )
 from sdg.tags import PALETTE, TAG
 

@@ -1,5 +1,4 @@
 import numpy as np
-
 import pytest
 
 from sdg.geometry import SKY_DEPTH, Camera, transform_matrix

@@ -103,7 +103,8 @@ def test_amodal_box_within_2px_of_tight_box_when_unoccluded():
     ann = annotate_clip(sc, cam, paint(sc, cam), box_silhouette)
     for o in ann.objects[0]:
         assert o.occlusion == 0.0
-        assert np.max(np.abs(np.subtract(o.bbox_2d_amodal, o.bbox_2d))) <= 2.0, (o.actor_id, o.bbox_2d_amodal, o.bbox_2d)
+        assert np.max(np.abs(np.subtract(o.bbox_2d_amodal, o.bbox_2d))) <= 2.0, \
+            (o.actor_id, o.bbox_2d_amodal, o.bbox_2d)
 
 
 def test_pedestrian_half_hidden_behind_bus_has_occlusion_half():

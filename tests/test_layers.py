@@ -31,7 +31,8 @@ def test_a_reintroduced_cycle_is_caught(tmp_path):
         shutil.copytree(REPO / d, tmp_path / d, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
     nim = tmp_path / "sdg/augment/nim.py"
-    nim.write_text(nim.read_text() + "\n\ndef _verdict_type():\n    from sdg.check import Verdict\n\n    return Verdict\n")
+    tie = "\n\ndef _verdict_type():\n    from sdg.check import Verdict\n\n    return Verdict\n"
+    nim.write_text(nim.read_text() + tie)
     r = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=tmp_path, capture_output=True, text=True,
                        timeout=300, env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)})
     assert r.returncode != 0 and "BROKEN" in r.stdout

@@ -9,8 +9,17 @@ from sdg.augment.base import Augmenter, AugmentRequest, Look
 from sdg.augment.builtin import BuiltinAugmenter
 from sdg.augment.lights import HEADLIGHT_COLOR, TAILLIGHT_COLOR, project_lights
 from sdg.augment.looks import (
-    LIGHTINGS, ROADS, WEATHERS, detect_windows, fit_road_plane, koschmieder, linear_to_srgb, look_params,
-    luminance, render_look, srgb_to_linear,
+    LIGHTINGS,
+    ROADS,
+    WEATHERS,
+    detect_windows,
+    fit_road_plane,
+    koschmieder,
+    linear_to_srgb,
+    look_params,
+    luminance,
+    render_look,
+    srgb_to_linear,
 )
 from sdg.geometry import SKY_DEPTH, Camera
 from sdg.scene import Actor, GroundMap, Light, Prop, Scene
@@ -292,6 +301,34 @@ def test_project_lights_vehicle_lamps_follow_pose_and_face():
         assert len(beams) > 0 and np.all(beams[:, 2] < ez.min())  # beam spots on the road ahead (towards us)
     # the parked car (never moves) has no lamps: every vehicle lamp row belongs to car 7
     assert all(len(r[np.all(r[:, 3:6] == TAILLIGHT_COLOR, axis=1)]) == 0 for r in project_lights(scene, cam, [1]))
+
+
+def test_a_traffic_lights_lit_lamp_is_an_emitter_facing_its_front():
+    """The lamp of the light's state at each frame, in that colour, where the renderer draws it; a light with its
+    back to the camera shows none (so night looks show a colour exactly where the lit face is seen)."""
+    from sdg.augment.lights import SIGNAL_COLORS
+    from sdg.render.actors import traffic_light_lamps
+
+    scene, cam = _lights_scene()
+    size = np.array([0.5, 0.5, 4.0])
+    facing = np.tile([25.0, -3.0, 0.0, 0.0, 0.0, 180.0], (3, 1))  # yaw 180: its +x (lamp side) looks at the camera
+    away = np.tile([25.0, 3.0, 0.0, 0.0, 0.0, 0.0], (3, 1))
+    box = np.array([0.0, 0.0, 2.0])
+    scene.actors += [Actor(30, "traffic.traffic_light", "traffic_light", size, facing, box_offset=box,
+                           states=["red", "red", "green"]),
+                     Actor(31, "traffic.traffic_light", "traffic_light", size, away, box_offset=box,
+                           states=["green", "green", "green"])]
+    lamps = {name: face for name, face, _, _ in traffic_light_lamps(size)}
+    for k, rows in zip([0, 2], project_lights(scene, cam, [0, 2])):
+        colours = {tuple(int(c) for c in r[3:6]) for r in rows}
+        state = "red" if k == 0 else "green"
+        sig = rows[np.all(rows[:, 3:6] == SIGNAL_COLORS[state], axis=1)]
+        assert len(sig) == 1  # the lit lamp of the facing light only
+        world = np.array([25.0, -3.0, 0.0]) + np.array([-1.0, -1.0, 1.0]) * (lamps[state] + box)  # yaw 180
+        uv, z = cam.project(world[None])
+        assert np.allclose(sig[0, :3], [uv[0, 0], uv[0, 1], z[0]], atol=1e-3)
+        other = [c for n, c in SIGNAL_COLORS.items() if n != state]
+        assert not colours & set(other)  # no unlit lamp, and nothing of the light facing away
 
 
 def test_project_lights_errors():

@@ -200,6 +200,9 @@ def test_every_section_is_there_and_every_image_is_on_disk(out_dir, cli_run, pag
     assert "categories:" in cli_run.stdout and "videos:" in cli_run.stdout
     for name in ("contact_sheet", "modalities", "looks", "builtin_looks"):
         assert (out_dir / "inspect" / f"{name}.png").is_file()
+    assert not list(out_dir.glob(".inspect-*"))  # the staging folder is gone
+    shown = {a["src"] for a in page.imgs}
+    assert {f"img/{p.name}" for p in (out_dir / "inspect" / "img").iterdir()} == shown  # nothing else in img/
 
 
 def test_tables_and_charts_equal_the_reports(out_dir, page):
@@ -337,9 +340,11 @@ def test_report_without_exports_reads_the_video_rows(out_dir, tmp_path):
     (bare / "inspect" / "img" / "earlier.jpg").write_bytes(b"a picture of an earlier report")
     report = inspect_output(bare, sample=3)
     assert not (bare / "inspect" / "img" / "earlier.jpg").exists()
-    p = Page(report.html.read_text())
+    assert report.html == str(bare / "inspect" / "report.html")
+    html = (bare / "inspect" / "report.html").read_text()
+    p = Page(html)
     assert p.sections == list(SECTIONS)
-    assert "no reports/qa.json" in report.html.read_text() and "no reports/survival.json" in report.html.read_text()
+    assert "no reports/qa.json" in html and "no reports/survival.json" in html
     n_events = sum(len(r["events"]) for r in _video_rows(out_dir, ["events"]))
     assert sum(1 for a in p.imgs if a.get("data-event") and a.get("data-frame") in ("first", "last")) == 2 * n_events
     assert p.qa and all(a["src"].startswith("img/") and (bare / "inspect" / a["src"]).is_file() for a in p.imgs)

@@ -371,3 +371,28 @@ def test_deploy_one_replica_per_server_reuse_refuse_and_deadline(ray_cluster, ni
         deploy(big, timeout_s=4.0)
     assert time.time() - t0 < 30
     assert not {"augment", "prompt"} & _apps_now()
+
+
+@pytest.mark.slow
+def test_caption_paraphrase_goes_through_the_prompt_app(ray_cluster, nim_server, monkeypatch):
+    """qa.paraphrase with NIM prompts: the post-process stage rewrites captions through the `prompt` Serve app
+    (one place holding the LLM client and its key); the reasoning trace is gone from what comes back."""
+    from sdg.serving.deploy import deploy, shutdown
+    from sdg.stages.postprocess import PostprocessStage
+
+    nim_server.reset(style="nemotron")
+    nim_server.echo_when = None
+    _env(monkeypatch, "http://127.0.0.1:9", nim_server.url)
+    cfg = parse_config(tiny_job(augmenter="builtin", prompts="nim") | {"qa": {"paraphrase": True}})
+    done = deploy(cfg)
+    try:
+        stage = PostprocessStage(cfg)
+        stage.setup()
+        before = len(nim_server.chat_requests())
+        text = stage.rewrite("Rewrite: the car marked 3 drives slowly north.")
+        assert text and "<think>" not in text and "</think>" not in text
+        sent = [r["body"] for r in nim_server.chat_requests()[before:]]
+        assert len(sent) == 1 and sent[0]["model"] == "nvidia/nvidia-nemotron-nano-9b-v2"
+        assert any("/no_think" in str(m.get("content")) for m in sent[0]["messages"])
+    finally:
+        shutdown(done)

@@ -36,6 +36,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 from urllib.parse import quote
@@ -66,6 +67,8 @@ class CosmosRequestError(CosmosError):
 
 class CosmosUnavailable(CosmosError):
     """Transient failures (connection, 5xx, worker restarts, timeouts) persisted through every retry."""
+
+    retryable = True  # the clip may still succeed later (sdg.work.may_retry)
 
 
 class CosmosOutputMismatch(CosmosError):
@@ -231,6 +234,7 @@ class CosmosTransferClient:
         self._lock = threading.Lock()
         self._download_dir = tempfile.mkdtemp(prefix="sdg-cosmos-dl-")
         self._rng = random.Random()
+        self.retries_used = 0  # retries this client has made so far (all requests), for the run summary
 
     def __getstate__(self) -> dict:
         """Picklable (Ray ships clients to actors): the connection, lock and download folder are per process."""
@@ -474,10 +478,14 @@ class CosmosTransferClient:
             with tempfile.TemporaryDirectory(prefix="sdg-cosmos-") as tmp:
                 return self._attempt(req, tmp)
 
+        def wait(seconds: float) -> None:  # retry() sleeps once per retry: count them
+            self.retries_used += 1
+            time.sleep(seconds)
+
         try:
             frames = retry(once, retries=self.retries, is_transient=_classify, base=self.backoff,
                            cap=self.max_backoff, what=f"Cosmos-Transfer {self.endpoint} clip {req.clip_id}",
-                           logger=log, rng=self._rng)
+                           logger=log, rng=self._rng, sleep=wait)
         except _Transient as e:
             raise CosmosUnavailable(
                 f"Cosmos-Transfer at {self.endpoint}: {e} (clip {req.clip_id}; gave up after {self.retries + 1} "

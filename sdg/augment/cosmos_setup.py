@@ -34,8 +34,10 @@ def make_augmenter_client(cfg) -> CosmosTransferClient:
     if len(urls) > 1:
         log.warning("endpoints.cosmos_url lists %d servers; this client uses the first (%s)", len(urls),
                     redact_url(urls[0]))
+    ep = cfg.endpoints
     try:
-        return CosmosTransferClient(urls[0], **client_settings(cfg))
+        return CosmosTransferClient(urls[0], **client_settings(cfg), timeout=ep.cosmos_timeout,
+                                    retries=ep.cosmos_retries, backoff=ep.cosmos_backoff)
     except ValueError as e:
         raise ConfigError(f"{src}: augmentation: {e}") from None
 

@@ -15,6 +15,8 @@ Each frame gets a float32 array (N, 7) of rows ``u, v, z, r, g, b, intensity``:
 Sources:
 - ``scene.lights`` with ``actor_id == 0``: world positions (street lamps).
 - ``scene.lights`` with ``actor_id != 0``: positions local to that actor, following its pose each frame.
+- traffic lights: the lamp of the light's state at each frame, facing the light's +x (as drawn by sdg.render.actors):
+  seen only from the front, so a night look shows the colour exactly where the lit face is towards the camera.
 - moving vehicles (any car/van/truck/bus/motorcycle whose speed exceeds ``MOVING_SPEED`` at some frame of the clip,
   so cars waiting at a red light keep their lights on) get derived lamps unless the scene already lists lights
   attached to them: two headlights at the front corners ~0.7 m above the ground, two red tail lights at the rear
@@ -27,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from sdg.geometry import Camera, rotation_matrices
+from sdg.render.actors import traffic_light_lamps
 from sdg.scene import Actor, Scene
 
 MOVING_SPEED = 0.5  # m/s
@@ -35,6 +38,8 @@ HEADLIGHT_COLOR = (255, 244, 222)
 TAILLIGHT_COLOR = (255, 28, 18)
 HEADLIGHT_INTENSITY = 1.0
 TAILLIGHT_INTENSITY = 0.3
+SIGNAL_COLORS = {"red": (255, 40, 28), "yellow": (255, 196, 40), "green": (60, 255, 130)}
+SIGNAL_INTENSITY = 0.35  # a signal lamp is a small, bright disc: a visible source with a short bloom
 HEADLIGHT_HEIGHT = 0.7  # metres above the box bottom
 TAILLIGHT_HEIGHT = 0.85
 CORNER_INSET = 0.25  # metres in from the box side
@@ -103,6 +108,22 @@ def scene_light_sources(scene: Scene) -> list[tuple[int, Lamp]]:
     return out
 
 
+def _signal_lamps(scene: Scene) -> list[tuple[int, list[Lamp], list[str]]]:
+    """The lamps of every traffic light with per-frame states: (actor id, its three lamps (actor-local, facing +x,
+    in their lit colours), their state names). A frame shows the lamp of the light's state at that frame."""
+    out = []
+    for a in scene.actors:
+        if a.category != "traffic_light" or not a.states:
+            continue
+        bo = np.asarray(a.box_offset, dtype=np.float64)
+        lamps, names = [], []
+        for name, face, _radius, _depth in traffic_light_lamps(a.size):
+            lamps.append((face + bo, SIGNAL_COLORS[name], SIGNAL_INTENSITY, FORWARD))
+            names.append(name)
+        out.append((a.id, lamps, names))
+    return out
+
+
 def project_lights(scene: Scene, camera: Camera, frame_indices: Sequence[int], margin: float = 0.25
                    ) -> list[np.ndarray]:
     """Per requested scene frame, the (N, 7) float32 rows ``u, v, z, r, g, b, intensity`` of the lights in front of
@@ -118,22 +139,29 @@ def project_lights(scene: Scene, camera: Camera, frame_indices: Sequence[int], m
     for i in idx:
         if not 0 <= i < n_frames:
             raise IndexError(f"frame index {i} outside the scene's {n_frames} frames")
-    groups: dict[int, list[Lamp]] = {}
+    groups: dict = {}
     for aid, lamp in sources:
         groups.setdefault(aid, []).append(lamp)
+    # a traffic light's lit lamp is an emitter too (so night looks show its colour); one group per light, its
+    # lamps switched by the light's state per frame
+    signal_state = {}
+    for aid, lamps, names in _signal_lamps(scene):
+        groups[("signal", aid)] = lamps
+        signal_state[("signal", aid)] = (names, actors[aid].states)
     packed = {}
-    for aid, lamps in groups.items():
+    for key, lamps in groups.items():
+        aid = key[1] if isinstance(key, tuple) else key
         pos = np.array([lp[0] for lp in lamps], dtype=np.float64).reshape(-1, 3)
         attr = np.array([[*lp[1], lp[2]] for lp in lamps], dtype=np.float64).reshape(-1, 4)
         axis = np.array([lp[3] if lp[3] is not None else (0.0, 0.0, 0.0) for lp in lamps], np.float64).reshape(-1, 3)
         rots = rotation_matrices(actors[aid].poses[:, 3:6]) if aid else None
-        packed[aid] = (pos, attr, axis, rots)
+        packed[key] = (aid, pos, attr, axis, rots)
     cam_pos = np.asarray(camera.location, dtype=np.float64)
     mu, mv = margin * camera.width, margin * camera.height
     out = []
     for i in idx:
         ps, ats = [], []
-        for aid, (pos, attr, axis, rots) in packed.items():
+        for key, (aid, pos, attr, axis, rots) in packed.items():
             if aid:
                 pose = actors[aid].poses[min(i, len(actors[aid].poses) - 1)]
                 r = rots[min(i, len(rots) - 1)]
@@ -141,6 +169,10 @@ def project_lights(scene: Scene, camera: Camera, frame_indices: Sequence[int], m
             else:
                 wpos, waxis = pos, axis
             a = attr.copy()
+            if key in signal_state:
+                names, states = signal_state[key]
+                lit = np.array([n == str(states[min(i, len(states) - 1)]).lower() for n in names])
+                wpos, waxis, a = wpos[lit], waxis[lit], a[lit]
             directional = np.any(waxis != 0.0, axis=1)
             if directional.any():
                 to_cam = cam_pos - wpos

@@ -346,6 +346,12 @@ class NimPromptSource:
             refused.append(why)
         return None, refused
 
+    def rewrite(self, instruction: str, max_tokens: int = 300) -> str:
+        """The LLM's answer to a free instruction (e.g. paraphrase a caption), reasoning trace off and stripped.
+        The caller checks the answer (sdg.som.captions keeps a paraphrase only when every fact survives)."""
+        self.llm.resolve_model()
+        return extract_answer(self.llm.chat(self._messages(instruction, 0), temperature=0.3, max_tokens=max_tokens))
+
     def prompt(self, clip_id: str, rgb: np.ndarray, look: Look, fps: float) -> Prompt:
         caption = self.caption(clip_id, rgb, fps)
         instruction = self.template.format(caption=caption, **condition_values(look, self.values))

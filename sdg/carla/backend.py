@@ -25,8 +25,15 @@ from typing import Sequence
 
 import numpy as np
 
-from sdg.carla.convert import (bgra_image, depth_from_bgra, instance_from_bgra, normals_from_bgra,
-                               normals_from_depth, rgb_from_bgra, semantic_from_bgra)
+from sdg.carla.convert import (
+    bgra_image,
+    depth_from_bgra,
+    instance_from_bgra,
+    normals_from_bgra,
+    normals_from_depth,
+    rgb_from_bgra,
+    semantic_from_bgra,
+)
 from sdg.carla.instances import match_sim_actors, reconcile_instances
 from sdg.carla.recorder import read_header
 from sdg.carla.server import PORT_STRIDE, CarlaServerProcess, Ports, port_free

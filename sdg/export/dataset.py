@@ -4,7 +4,8 @@ phase captions, the balanced Q&A (sdg.som.balance) as JSON lines, the reports of
 model scores (reports/*.json), and the dataset card (README.md with the Hugging Face YAML header naming the split
 files, so `datasets.load_dataset(OUT_DIR)` returns the train / validation / test splits).
 
-Layout under OUT_DIR:
+Layout under OUT_DIR (the output location: a local folder or an object store; everything is built in a local
+staging folder with the same layout, then published, sdg.run.write_exports):
   shards/part-<clip>.parquet     frame rows (config "frames", the default)
   videos/part-<clip>.parquet     video rows (config "videos")
   exports/coco_<split>.json  odvg_<split>.jsonl  llava_<split>.json  llava_video_<split>.json
@@ -27,7 +28,7 @@ from sdg.export.files import atomic_write_bytes, atomic_write_text
 from sdg.export.llava import export_llava, export_llava_video
 from sdg.export.odvg import export_odvg
 from sdg.export.video import export_som_videos, export_videos, som_video_path
-from sdg.export.video_rows import read_video_rows, video_rows_path
+from sdg.export.video_rows import read_video_rows, video_rows_file
 from sdg.model import QAPair
 from sdg.som.balance import answer_histograms, select_balanced
 from sdg.som.baselines import blind_policy_report, text_only_report
@@ -42,16 +43,21 @@ class DatasetExport:
     """Reads the Q&A of every committed clip once, splits and balances it; `export(name)` writes one of the
     configured exports per split, `finish()` the rest (AI City, WTS, Q&A lines, reports, card)."""
 
-    def __init__(self, cfg: JobConfig, out: Path, manifest):
-        self.cfg, self.out = cfg, Path(out)
+    def __init__(self, cfg: JobConfig, manifest, stage: Path):
+        """``manifest``: the output's (its location is where the clips are read from); ``stage``: the local folder
+        the exports, reports and card are written to, laid out as the output root."""
+        self.cfg, self.manifest, self.stage = cfg, manifest, Path(stage)
         self.entries = [e for _, e in sorted(manifest.clips.items())]
-        self.shards: dict[str, list[Path]] = defaultdict(list)
+        self.shards: dict[str, list[str]] = defaultdict(list)  # split -> frame files (relative to the output root)
+        self.split_of_clip: dict[str, str] = {}
         for e in self.entries:
-            path = self.out / e["shard"]
-            col = pq.read_table(path, columns=["split"]).column("split").to_pylist()
-            self.shards[(col[0] if col else None) or "train"].append(path)
+            rel = e["shard"]
+            col = manifest.read_table(rel, columns=["split"]).column("split").to_pylist()
+            split = (col[0] if col else None) or "train"
+            self.shards[split].append(rel)
+            self.split_of_clip[e["clip_id"]] = split
         self.splits = [s for s in SPLIT_NAMES if s in self.shards]
-        self.video_rows = read_video_rows(self.out, self.entries, columns=_LIGHT_VIDEO_COLUMNS)
+        self.video_rows = read_video_rows(manifest, self.entries, columns=_LIGHT_VIDEO_COLUMNS)
         records = self._frame_records() + self._video_records()
         self.before = records
         self.selected = select_balanced(records, seed=cfg.seed)
@@ -59,9 +65,10 @@ class DatasetExport:
 
     # ------------------------------------------------------------------------------------------- reading
     def rows(self, split: str, columns: list[str] | None = None) -> Iterator[dict]:
-        for path in self.shards.get(split, []):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=16, columns=columns):
-                yield from batch.to_pylist()
+        for rel in self.shards.get(split, []):
+            with self.manifest.location.open_input(rel) as f:
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=16, columns=columns):
+                    yield from batch.to_pylist()
 
     def _frame_records(self) -> list[dict]:
         out = []
@@ -110,10 +117,10 @@ class DatasetExport:
         if getattr(self, "_videos_written", False):
             return
         for e in self.entries:
-            p = video_rows_path(self.out, e)
-            if p is not None and p.exists():
-                export_som_videos(pq.read_table(p, columns=["clip_id", "variant", "som_video", "event_videos"])
-                                  .to_pylist(), target)
+            rel = video_rows_file(e)
+            if rel is not None:
+                export_som_videos(self.manifest.read_table(rel, columns=["clip_id", "variant", "som_video",
+                                                                         "event_videos"]).to_pylist(), target)
         self._videos_written = True
 
     def finish(self, target: Path) -> dict[str, Path]:
@@ -209,7 +216,7 @@ class DatasetExport:
             "events_per_kind": dict(sorted(events.items())),
             "video_questions_per_event_kind": dict(sorted(video_q_per_event_kind.items())),
         }
-        reports = self.out / "reports"
+        reports = self.stage / "reports"
         out = {"report_qa": _json(reports / "qa.json", qa_report),
                "report_survival": _json(reports / "survival.json", self._survival())}
         return out
@@ -249,15 +256,13 @@ class DatasetExport:
 
         videos = {s: [] for s in self.splits}
         for e in self.entries:
-            p = video_rows_path(self.out, e)
-            if p is not None and p.exists():
-                split = next((s for s, paths in self.shards.items() if self.out / e["shard"] in paths), "train")
-                videos[split].append(p.relative_to(self.out).as_posix())
-        text = dataset_card(self.cfg, {s: [p.relative_to(self.out).as_posix() for p in self.shards[s]]
-                                       for s in self.splits}, videos,
+            rel = video_rows_file(e)
+            if rel is not None:
+                videos[self.split_of_clip.get(e["clip_id"], "train")].append(rel)
+        text = dataset_card(self.cfg, {s: list(self.shards[s]) for s in self.splits}, videos,
                             {s: f"exports/qa/{s}.parquet" for s in self.splits},
-                            json.loads((self.out / "reports" / "qa.json").read_text()))
-        path = self.out / "README.md"
+                            json.loads((self.stage / "reports" / "qa.json").read_text()))
+        path = self.stage / "README.md"
         atomic_write_text(path, text)
         return path
 

@@ -71,7 +71,8 @@ class PairHistory:
         return [int(self.a.actor.id), int(self.b.actor.id)]
 
 
-def pair_histories(scene: Scene, *, horizon: float = 1.5, reach: float = 1.0, min_speed: float = 0.5) -> list[PairHistory]:
+def pair_histories(scene: Scene, *, horizon: float = 1.5, reach: float = 1.0,
+                   min_speed: float = 0.5) -> list[PairHistory]:
     """Histories of every eligible pair (see module docstring) that comes within `reach` metres of each other, or
     could touch within `horizon` seconds at their speeds, at some frame (a bounding-circle broad phase)."""
     tracks = [make_track(scene, a) for a in scene.actors if a.category in VEHICLE_CATEGORIES + ("pedestrian",)]
@@ -134,7 +135,8 @@ def detect_collisions(scene: Scene, histories: list[PairHistory] | None = None) 
     return events
 
 
-def detect_near_misses(scene: Scene, *, ttc_threshold: float = 1.5, histories: list[PairHistory] | None = None) -> list[Event]:
+def detect_near_misses(scene: Scene, *, ttc_threshold: float = 1.5,
+                       histories: list[PairHistory] | None = None) -> list[Event]:
     """Pairs that never touch but whose time-to-contact under constant velocity drops below `ttc_threshold` s.
     Span: first to last frame with ttc below the threshold. details: min_ttc (s), min_gap (m)."""
     histories = pair_histories(scene, horizon=ttc_threshold) if histories is None else histories
@@ -270,7 +272,8 @@ def detect_red_light(scene: Scene, stop_lines: Sequence[StopLine], *, min_speed:
     while the governing light's state at the frame nearest the crossing is "red". t_start = interpolated crossing
     time, t_end = time its rear crosses the same line (the last scene time if it never does). Stop lines whose
     light id is None are ignored. details: stop_line (index into stop_lines), speed (m/s)."""
-    lines = [(i, ln) for i, ln in ((i, _stop_line(scene, i, line)) for i, line in enumerate(stop_lines)) if ln is not None]
+    lines = [(i, ln) for i, ln in ((i, _stop_line(scene, i, line)) for i, line in enumerate(stop_lines))
+             if ln is not None]
     times = scene.times
     events = []
     if len(times) < 2:

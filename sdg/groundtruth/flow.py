@@ -15,7 +15,6 @@ from numba import njit
 from sdg.geometry import SKY_DEPTH, Camera, transform_matrix
 from sdg.scene import Scene
 
-
 _EYE4 = np.eye(4)
 
 
@@ -23,10 +22,11 @@ _EYE4 = np.eye(4)
 def _flow_kernel(depth, instance, ids, motions, focal, sky, out):
     """Forward flow of the pixels of the moving actors. ids: sorted actor ids that moved (uint32); motions (N, 3, 4):
     camera -> camera transform of each such actor (camera -> world -> moved -> camera). Every other pixel of `out`
-    gets 0 (the whole of `out` is written, in one pass). Per pixel, the formula of the module docstring with the pinhole of sdg.geometry (principal
-    point at the image centre c = (W/2, H/2)): X = ((u + .5 - W/2) / f * d, (v + .5 - H/2) / f * d, d) at planar
-    depth d, X' = M X, flow = f X'_xy / max(X'_z, 1e-6) + c - (u + .5, v + .5). One pass over the image; the
-    actor of a pixel is found by binary search in `ids`, once per run of equal ids along a row."""
+    gets 0 (the whole of `out` is written, in one pass). Per pixel, the formula of the module docstring with the
+    pinhole of sdg.geometry (principal point at the image centre c = (W/2, H/2)):
+    X = ((u + .5 - W/2) / f * d, (v + .5 - H/2) / f * d, d) at planar depth d, X' = M X,
+    flow = f X'_xy / max(X'_z, 1e-6) + c - (u + .5, v + .5). One pass over the image; the actor of a pixel is
+    found by binary search in `ids`, once per run of equal ids along a row."""
     h, w = depth.shape
     n = ids.shape[0]
     cx = w / 2.0

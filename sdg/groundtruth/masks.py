@@ -139,7 +139,8 @@ def _index_instances_sorted(flat: np.ndarray, w: int) -> dict[int, InstancePixel
     return out
 
 
-def mask_polygons(mask: np.ndarray, offset: tuple[float, float] = (0.0, 0.0), tolerance: float = 1.0) -> list[list[float]]:
+def mask_polygons(mask: np.ndarray, offset: tuple[float, float] = (0.0, 0.0),
+                  tolerance: float = 1.0) -> list[list[float]]:
     """Outer contours of a binary mask as flat polygons [x1, y1, x2, y2, ...] along pixel edges, simplified with
     Douglas-Peucker within `tolerance` pixels; `offset` (u, v) is added (the crop's origin in the image).
 

@@ -46,7 +46,8 @@ class SilhouetteCounts:
     rect: tuple[int, int, int, int]  # the (capped) full-resolution rectangle that was measured
 
 
-def cap_rect(rect: tuple[int, int, int, int], width: int, height: int, window_margin: float = 1.0) -> tuple[int, int, int, int]:
+def cap_rect(rect: tuple[int, int, int, int], width: int, height: int,
+             window_margin: float = 1.0) -> tuple[int, int, int, int]:
     """Clip a pixel rectangle (u0, v0, u1, v1) to the window [-m*W, (1+m)*W] x [-m*H, (1+m)*H]."""
     mu, mv = int(math.ceil(window_margin * width)), int(math.ceil(window_margin * height))
     u0, v0, u1, v1 = rect

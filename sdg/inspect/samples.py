@@ -1,6 +1,7 @@
-"""The pictures of the HTML report, written as JPEGs under OUT_DIR/inspect/img/: per clip and video (the
-simulator's and each variant's) sample Set-of-Mark frames, the first and last frame of every event's Set-of-Mark
-video (decoded from the exported mp4s with PyAV), and the frame or video strip each Q&A example is about."""
+"""The pictures of the HTML report, written as JPEGs into img/ of the local folder the report is built in (then
+published to OUT/inspect/img/): per clip and video (the simulator's and each variant's) sample Set-of-Mark frames,
+the first and last frame of every event's Set-of-Mark video (decoded from the exported mp4s with PyAV), and the
+frame or video strip each Q&A example is about."""
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sdg.augment.video import VideoError, decode_mp4
+from sdg.augment.video import VideoError, decode_mp4, read_mp4
 from sdg.codec import decode_image
 from sdg.inspect.counts import FrameKey, Inventory, frames_by_clip
 from sdg.inspect.folder import OutputFolder
@@ -24,7 +25,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class Images:
-    """Writes the report's JPEGs into <inspect>/img/ and returns their paths relative to the page."""
+    """Writes the report's JPEGs into <target>/img/ and returns their paths relative to the page."""
 
     def __init__(self, target: Path):
         self.target = Path(target)
@@ -44,11 +45,16 @@ def video_name(variant: int) -> str:
 
 
 def _decode(folder: OutputFolder, clip: str, variant: int, event_id: str | None, size) -> np.ndarray | None:
-    data = folder.som_mp4(clip, variant, event_id)
-    if data is None:
+    """The frames of a Set-of-Mark video: the exported mp4 (a remote one copied locally to be read), else the bytes
+    of the clip's video rows; None when there is neither or it does not decode."""
+    src = folder.som_mp4(clip, variant, event_id)
+    if src is None:
         return None
     try:
-        return decode_mp4(data, size=size, name=f"{clip} {video_name(variant)} {event_id or 'som'}")
+        if isinstance(src, bytes):
+            return decode_mp4(src, size=size, name=f"{clip} {video_name(variant)} {event_id or 'som'}")
+        with folder.local_file(src) as path:
+            return read_mp4(path, size=size)
     except VideoError:
         return None
 

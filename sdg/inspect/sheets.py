@@ -1,6 +1,6 @@
-"""The PNG sheets of `sdg inspect` (in OUT_DIR/inspect/): a contact sheet of Set-of-Mark frames spread over the
-dataset, every modality of the busiest frame side by side, every look of that frame, and every built-in look on it.
-Also the small image helpers the HTML report shares (label, grid, save)."""
+"""The PNG sheets of `sdg inspect` (drawn into a local folder, published to OUT/inspect/): a contact sheet of
+Set-of-Mark frames spread over the dataset, every modality of the busiest frame side by side, every look of that
+frame, and every built-in look on it. Also the small image helpers the HTML report shares (label, grid, save)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -13,7 +13,13 @@ import numpy as np
 
 from sdg.geometry import rotation_matrix
 from sdg.render.kernels import (
-    KIND_BOX, KIND_CYLINDER, KIND_ELLIPSOID, MAT_BUILDING, MAT_EMISSIVE, MAT_FOLIAGE, MAT_PLAIN,
+    KIND_BOX,
+    KIND_CYLINDER,
+    KIND_ELLIPSOID,
+    MAT_BUILDING,
+    MAT_EMISSIVE,
+    MAT_FOLIAGE,
+    MAT_PLAIN,
 )
 from sdg.scene import Prop
 from sdg.tags import TAG
@@ -52,7 +58,8 @@ class Primitives:
             return Primitives.empty()
         if len(parts) == 1:
             return parts[0]
-        return Primitives(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in Primitives.__dataclass_fields__})
+        return Primitives(**{f: np.concatenate([getattr(p, f) for p in parts])
+                             for f in Primitives.__dataclass_fields__})
 
     def select(self, mask: np.ndarray) -> "Primitives":
         return Primitives(**{f: getattr(self, f)[mask] for f in Primitives.__dataclass_fields__})

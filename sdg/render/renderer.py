@@ -79,7 +79,8 @@ class SceneRenderer:
         sun = np.asarray(scene.sun_direction, dtype=np.float64)
         n = np.linalg.norm(sun)
         if not np.isfinite(n) or n == 0:
-            raise ValueError(f"scene {scene.name!r}: sun_direction must be a non-zero vector, got {scene.sun_direction}")
+            raise ValueError(f"scene {scene.name!r}: sun_direction must be a non-zero vector, "
+                             f"got {scene.sun_direction}")
         self._sun = sun / n
         self._sun_on = bool(self._sun[2] < -0.05)  # sun more than ~3 degrees above the horizon
         self._sky = np.asarray(scene.sky_color, dtype=np.float64) / 255.0

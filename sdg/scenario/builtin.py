@@ -24,7 +24,6 @@ from typing import Callable
 
 import numpy as np
 
-from sdg.seeds import stable_seed
 from sdg.config import BuiltinScenario
 from sdg.geometry import wrap_degrees
 from sdg.scenario import incidents
@@ -34,6 +33,7 @@ from sdg.scenario.layout_model import Layout
 from sdg.scenario.simulation import Simulation
 from sdg.scenario.traffic import AttemptContext, Retry, random_vehicles, random_walkers
 from sdg.scene import Actor, Event, Scene
+from sdg.seeds import stable_seed
 
 __all__ = ["SCENARIO_KINDS", "DEFAULT_CAMERA", "build_scene"]
 

@@ -40,9 +40,11 @@ def place_lamps(arms, geo, E: float, sw: float, keep_out, rng) -> tuple[list[Pro
                     yaw = float(np.degrees(np.arctan2(toward[1], toward[0])))
                     props.append(Prop("cylinder", TAG["pole"], POLE_GREY, (base[0], base[1], h / 2), (0.22, 0.22, h)))
                     arm_c = base + toward * 0.9
-                    props.append(Prop("box", TAG["pole"], POLE_GREY, (arm_c[0], arm_c[1], h - 0.1), (1.8, 0.12, 0.12), yaw))
+                    props.append(Prop("box", TAG["pole"], POLE_GREY, (arm_c[0], arm_c[1], h - 0.1),
+                                      (1.8, 0.12, 0.12), yaw))
                     head = base + toward * 1.75
-                    props.append(Prop("box", TAG["pole"], (70, 72, 74), (head[0], head[1], h - 0.25), (0.7, 0.35, 0.18), yaw))
+                    props.append(Prop("box", TAG["pole"], (70, 72, 74), (head[0], head[1], h - 0.25),
+                                      (0.7, 0.35, 0.18), yaw))
                     lights.append(Light(position=(float(head[0]), float(head[1]), h - 0.4), color=(255, 214, 160),
                                         intensity=1.0, kind="street"))
                 d += 25.0

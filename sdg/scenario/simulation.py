@@ -158,7 +158,8 @@ class Simulation:
         c, h, vel = self._vehicle_state(i)
         wp = [w.pose() for w in self.walkers]
         wpos = np.array([p for p, _ in wp]).reshape(-1, 2)
-        wvel = np.array([w.v * np.array([np.cos(hh), np.sin(hh)]) for w, (_, hh) in zip(self.walkers, wp)]).reshape(-1, 2)
+        wvel = np.array([w.v * np.array([np.cos(hh), np.sin(hh)])
+                         for w, (_, hh) in zip(self.walkers, wp)]).reshape(-1, 2)
         whead = np.array([hh for _, hh in wp]).reshape(-1)
         wspeed = np.array([w.v for w in self.walkers]).reshape(-1)
         if len(wpos):  # only pedestrians on the carriageway are in a vehicle's way
@@ -228,7 +229,8 @@ class Simulation:
             a = veh.a_max * (1.0 - (veh.v / v0) ** 4)
             acc = [a]
             for g, vl, _ in obstacles:
-                s_star = veh.s0 + max(0.0, veh.v * veh.headway + veh.v * (veh.v - vl) / (2 * np.sqrt(veh.a_max * veh.b_comf)))
+                s_star = veh.s0 + max(0.0, veh.v * veh.headway
+                                      + veh.v * (veh.v - vl) / (2 * np.sqrt(veh.a_max * veh.b_comf)))
                 acc.append(a - veh.a_max * (s_star / max(g, 0.1)) ** 2)
             a = float(np.clip(min(acc), -B_MAX, veh.a_max))
             v_new = veh.v + a * dt
@@ -246,7 +248,8 @@ class Simulation:
             veh.v = v_new
             for k, sp in enumerate(veh.route.stops):  # log stop-line crossings with the light state
                 if old_front < sp.s <= veh.s + veh.length / 2:
-                    self.stop_cross.setdefault(veh.id, []).append((t + dt, sp.light_id, self.light_state(sp.light_id, t + dt)))
+                    self.stop_cross.setdefault(veh.id, []).append(
+                        (t + dt, sp.light_id, self.light_state(sp.light_id, t + dt)))
             # release reservations of connectors the rear has left
             rear = veh.s - veh.length / 2
             for lid, s0, s1 in veh.route.junctions:

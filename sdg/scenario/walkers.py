@@ -98,7 +98,8 @@ def random_walk(layout: Layout, rng, length: float) -> tuple[list[int], float, i
     return seq, frac, 0
 
 
-def walker_path(layout: Layout, seq: list[int], frac: float, offset: float) -> tuple[Polyline, list[CrossingWait], float]:
+def walker_path(layout: Layout, seq: list[int], frac: float,
+                offset: float) -> tuple[Polyline, list[CrossingWait], float]:
     """The offset walking path of a node sequence, its crossing wait points, and the start arc length."""
     nodes = layout.walk_nodes
     pts, idx = offset_path(nodes[seq], offset)

@@ -100,3 +100,10 @@ class ServePromptSource:
             return self.handle.prompt.remote(clip_id, [ref], look, fps).result()
         except Exception as e:  # noqa: BLE001
             raise unwrap(e) from None
+
+    def rewrite(self, instruction: str) -> str:
+        """The prompt app's LLM on a free instruction (see PromptDeployment.rewrite)."""
+        try:
+            return self.handle.rewrite.remote(instruction).result()
+        except Exception as e:  # noqa: BLE001
+            raise unwrap(e) from None

@@ -52,11 +52,20 @@ class AugmentStage(Stage):
                 control_videos=control_videos, camera=camera,
             ))
         many = getattr(self.augmenter, "augment_many", None)
-        outputs = many(reqs) if many else [self.augmenter.augment(r) for r in reqs]
+        retries: list[int | None] = [None] * len(reqs)  # per variant, when the augmenter counts its retries
+        if many:
+            outputs = many(reqs)
+        else:
+            outputs = []
+            for i, r in enumerate(reqs):
+                before = getattr(self.augmenter, "retries_used", None)
+                outputs.append(self.augmenter.augment(r))
+                if before is not None:
+                    retries[i] = self.augmenter.retries_used - before
         q = self.cfg.output.jpeg_quality
         provenance = {"augmenter": self.augmenter.name, "prompts": self.prompts.name}
         variants = []
-        for req, frames, prompt_prov in zip(reqs, outputs, prompt_provenance):
+        for req, frames, prompt_prov, n_retries in zip(reqs, outputs, prompt_provenance, retries):
             self._check(req, frames, clip.rgb)
             redrawn: dict = {}
 
@@ -72,7 +81,8 @@ class AugmentStage(Stage):
                 lighting=aug.lighting, seed=spec.seed, max_lost=aug.max_lost_fraction, attempts=aug.redraw_attempts)
             variants.append(Variant(look=req.look, prompt=req.prompt,
                                     frames=[encode_image(f, "jpeg", q) for f in frames],
-                                    provenance={**redrawn.get("provenance", prompt_prov), **provenance, **kept},
+                                    provenance={**redrawn.get("provenance", prompt_prov), **provenance, **kept,
+                                                **({"retries": n_retries} if n_retries is not None else {})},
                                     survival=survival))
         work.variants = variants
         return work

@@ -43,13 +43,20 @@ class PostprocessStage(Stage):
     adds = ("rows", "videos")
 
     def setup(self) -> None:
+        """With ``qa.paraphrase`` and NIM prompts, phase captions are paraphrased by the prompt source's LLM: through
+        the `prompt` Serve app when the job uses Serve, else its own client."""
         self.rewrite = None
-        if self.cfg.qa.paraphrase and self.cfg.backends.prompts == "nim" and self.cfg.endpoints.llm_url:
-            from sdg.augment.nim import NimClient
+        if self.cfg.qa.paraphrase and self.cfg.backends.prompts == "nim":
+            from sdg.serving.contract import uses_serve
 
-            client = NimClient(self.cfg.endpoints.llm_url, self.cfg.endpoints.llm_model)
-            self.rewrite = lambda text: client.chat([{"role": "user", "content": text}], temperature=0.3,
-                                                    max_tokens=300)
+            if uses_serve(self.cfg):
+                from sdg.serving.handles import ServePromptSource
+
+                self.rewrite = ServePromptSource().rewrite
+            else:
+                from sdg.augment.backends import make_prompt_source
+
+                self.rewrite = make_prompt_source(self.cfg).rewrite
 
     def process(self, work: ClipWork) -> ClipWork:
         if not hasattr(self, "rewrite"):

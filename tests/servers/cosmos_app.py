@@ -16,7 +16,12 @@ Modes (``server.mode``): ``normal``; ``wrong_count`` (drops the last frame); ``t
 ``server.failures`` calls of /generate_video fail: odd ones with the server's "workers restarted" empty result,
 even ones with HTTP 502 at the HTTP layer, then it works); ``bad_json`` (answers "Error parsing request JSON");
 ``legacy`` (the older ``Result json: {...}`` text and no file output; the client must GET /gradio_api/file=).
-Everything the server saw is recorded in ``server.requests`` / ``server.controls_seen`` / ``server.auth``.
+Faults that combine with any mode (``reset(faults=..., fault_delay=..., fail_names=...)``): ``faults`` is a cycle of
+outcomes for successive /generate_video calls at the HTTP layer ("ok", "503": the queue join answers HTTP 503,
+"timeout": the join is held ``fault_delay`` seconds before it goes through); ``fail_names``: requests whose
+``name`` starts with one of these always get the "workers restarted" empty result. ``server.injected`` counts the
+faults served. Everything the server saw is recorded in ``server.requests`` / ``server.controls_seen`` /
+``server.auth``.
 """
 from __future__ import annotations
 
@@ -147,17 +152,43 @@ def free_port() -> int:
 
 
 class _FailHttp:
-    """ASGI middleware: answers 502 to queue joins while the server has HTTP failures pending."""
+    """ASGI middleware: answers 502 to queue joins while the server has HTTP failures pending, and serves the
+    ``faults`` cycle (503 / held joins) to the queue joins of /generate_video."""
 
     def __init__(self, app, server: "CosmosTestServer"):
         self.app, self.server = app, server
 
+    @staticmethod
+    async def _error(send, status: int, text: bytes) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": text})
+
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"].endswith("/queue/join") and self.server._take_http_failure():
-            await send({"type": "http.response.start", "status": 502,
-                        "headers": [(b"content-type", b"text/plain")]})
-            await send({"type": "http.response.body", "body": b"bad gateway (test)"})
-            return
+        if scope["type"] == "http" and scope["path"].endswith("/queue/join"):
+            if self.server._take_http_failure():
+                await self._error(send, 502, b"bad gateway (test)")
+                return
+            if self.server.faults:
+                messages, body, more = [], b"", True
+                while more:
+                    m = await receive()
+                    messages.append(m)
+                    body += m.get("body", b"")
+                    more = m.get("more_body", False)
+                fault = self.server._fault_for(body)
+                if fault == "503":
+                    await self._error(send, 503, b"service unavailable (test)")
+                    return
+                if fault == "timeout":
+                    import asyncio
+
+                    await asyncio.sleep(self.server.fault_delay)
+
+                async def replay():
+                    return messages.pop(0) if messages else await receive()
+
+                await self.app(scope, replay, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -176,10 +207,15 @@ class CosmosTestServer:
         self.demo = self._build()
         self.url: str | None = None
 
-    def reset(self, mode: str = "normal", failures: int = 0) -> None:
+    def reset(self, mode: str = "normal", failures: int = 0, faults: tuple[str, ...] = (), fault_delay: float = 0.0,
+              fail_names: tuple[str, ...] = ()) -> None:
         with getattr(self, "lock", threading.Lock()):
             self.mode = mode
             self.failures = failures
+            self.faults, self.fault_delay, self.fail_names = tuple(faults), float(fault_delay), tuple(fail_names)
+            self.generate_joins = 0
+            self.injected: dict[str, int] = {"503": 0, "timeout": 0, "restarted": 0}
+            self.join_times: list[tuple[float, str]] = []  # (time, outcome) of each /generate_video queue join
             self._http_pending = 0
             self.http_failed = 0
             self.generate_calls = 0
@@ -196,6 +232,24 @@ class CosmosTestServer:
                 self.http_failed += 1
                 return True
             return False
+
+    def _fault_for(self, body: bytes) -> str | None:
+        """The outcome of the faults cycle for a queue join (None unless it joins /generate_video)."""
+        import time
+
+        try:
+            fn_index = json.loads(body).get("fn_index")
+        except (ValueError, AttributeError):
+            return None
+        if fn_index not in {i for i, f in self.demo.fns.items() if f.api_name == "generate_video"}:
+            return None
+        with self.lock:
+            outcome = self.faults[self.generate_joins % len(self.faults)]
+            self.generate_joins += 1
+            if outcome != "ok":
+                self.injected[outcome] += 1
+            self.join_times.append((time.monotonic(), outcome))
+        return outcome if outcome != "ok" else None
 
     def _upload(self, file) -> str:
         try:
@@ -263,6 +317,15 @@ class CosmosTestServer:
                 if self.failures > 0:
                     self.failures -= 1
                     self._http_pending += 1
+                return None, self._status("Worker not repsonsive. Restarted all workers.")
+        if self.fail_names:
+            try:
+                name = json.loads(request_text).get("name", "")
+            except (ValueError, AttributeError):
+                name = ""
+            if name.startswith(self.fail_names):
+                with self.lock:
+                    self.injected["restarted"] += 1
                 return None, self._status("Worker not repsonsive. Restarted all workers.")
         if mode == "bad_json":
             return None, "Error parsing request JSON: Expecting value: line 1 column 1 (char 0)\n" \
