@@ -117,7 +117,8 @@ def test_two_node_cluster_job_submit_to_s3(tmp_path, s3_server, monkeypatch):
             t = pq.read_table(loc.open_input(e["shard"]))
             rows += list(zip(t["clip_id"].to_pylist(), t["frame_index"].to_pylist(), t["variant"].to_pylist()))
         assert sorted(rows) == [(f"col.corner.f0000{f - f % 2}", f, 0) for f in range(6)]
-        assert {"run1/exports/coco.json", "run1/exports/odvg.jsonl", "run1/exports/llava.json"} <= set(keys)
+        assert {"run1/exports/coco_train.json", "run1/exports/odvg_train.jsonl", "run1/exports/llava_train.json",
+                "run1/README.md", "run1/reports/qa.json"} <= set(keys)
         # the simulate and augment actors were placed on the worker (the only node with carla / cosmos)
         r = nodes.ray("list", "actors", "--address", nodes.dashboard, "--format", "json", "--detail", "--limit",
                       "10000", timeout=120)

@@ -420,3 +420,13 @@ def test_node_local_servers_are_left_to_the_replicas_health_checks(monkeypatch):
     assert v.ok and "node-local" in v.detail and "cosmos" in v.detail
     (v,) = check_cosmos(_cfg(endpoints={"cosmos_url": "http://127.0.0.1:9"}))
     assert not v.ok  # nothing listens on port 9: a real check
+
+
+def test_a_cancelled_call_is_retried_a_bad_request_is_not():
+    import asyncio
+    import concurrent.futures
+
+    from sdg.augment.cosmos import _classify
+
+    assert _classify(concurrent.futures.CancelledError()) and _classify(asyncio.CancelledError())
+    assert _classify(TimeoutError()) and not _classify(ValueError("bad request json"))

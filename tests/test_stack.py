@@ -136,7 +136,9 @@ def test_demo_cosmos_runs_unchanged_against_the_stack(ray_cluster, env, tmp_path
         lines[2]]
     assert lines[2].startswith(f"[ok  ] Cosmos-Transfer {cosmos.url}: API lists")
     assert lines[2].endswith("; runs model 'edge' (announced by the server); sends ['edge']")
-    assert lines[-1].startswith("sdg run demo-cosmos: 2 clip(s) committed, 0 already done, 0 failed")
+    summary = [ln for ln in lines if ln.startswith("sdg run demo-cosmos:")]
+    assert summary == [summary[0]] and summary[0].startswith("sdg run demo-cosmos: 2 clip(s) committed, 0 already done, 0 failed")
+    assert lines.index(summary[0]) > 2  # after the preflight lines, before the per-stage table
 
     man = json.loads((out / "manifest.json").read_text())
     rows = [r for e in man["clips"].values() for r in pq.read_table(out / e["shard"]).to_pylist()]

@@ -147,7 +147,8 @@ def _classify(e: BaseException) -> bool:
     if isinstance(e, (httpx.TransportError, ConnectionError, TimeoutError)):
         return True
     name = type(e).__name__
-    return name in ("QueueError", "TooManyRequestsError")  # gradio_client's "queue is full" / rate limits
+    # gradio_client's "queue is full" / rate limits, and a call its job loop cancelled (a dropped connection)
+    return name in ("QueueError", "TooManyRequestsError", "CancelledError")
 
 
 def _safe_name(clip_id: str, variant: int) -> str:

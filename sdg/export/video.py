@@ -95,10 +95,10 @@ def _write_clip(target: Path, clip: str, rows: list[dict], som: bool = True) -> 
     fps = _fps([r["timestamp"] for r in v0])
     written = []
 
-    def put(name: str, frames: list[bytes]) -> None:
+    def put(name: str, frames: list[bytes], profile: str = "rgb") -> None:
         if frames and all(frames):
             clip_arr = np.stack([decode_image(b) for b in frames])
-            atomic_write_bytes(folder / name, encode_mp4(clip_arr, fps), fsync=False)
+            atomic_write_bytes(folder / name, encode_mp4(clip_arr, fps, profile), fsync=False)
             written.append(f"{folder.name}/{name}")
 
     put("rgb.mp4", [r["rgb_image"] for r in v0])
@@ -107,5 +107,5 @@ def _write_clip(target: Path, clip: str, rows: list[dict], som: bool = True) -> 
         vr = [r for r in rows if r["variant"] == v]
         put(f"v{v}_augmented.mp4", [r["image"] for r in vr])
         if som:
-            put(f"v{v}_som.mp4", [r["som_image"] for r in vr])
+            put(f"v{v}_som.mp4", [r["som_image"] for r in vr], "som")
     return written

@@ -67,7 +67,7 @@ def video_row(inp: ClipVideoInput, variant: int, frames: Sequence[np.ndarray], o
             ids = set(ev.actor_ids)
             clip = np.stack([draw_marks(frames[t], objects[t], instance=inp.instance[t], only_actor_ids=ids)
                              for t in range(len(frames))])
-            event_videos.append({"event_id": ev.event_id, "som_video": encode_mp4(clip, fps)})
+            event_videos.append({"event_id": ev.event_id, "som_video": encode_mp4(clip, fps, profile="som")})
     return {
         "job": inp.job, "scenario_id": inp.scenario_id, "camera": cam.name, "clip_id": inp.clip_id,
         "split": inp.split, "variant": int(variant), "look": json.dumps(look, sort_keys=True) if look else "",
@@ -79,7 +79,7 @@ def video_row(inp: ClipVideoInput, variant: int, frames: Sequence[np.ndarray], o
         "junction": [np.asarray(j, np.float64).reshape(-1).tolist() for j in inp.junctions],
         "tracks": _tracks(facts), "events": [event_json(ev, facts) for ev in facts.events],
         "phases": [p.as_row() for p in phases], "qa": [q.model_dump() for q in qas],
-        "som_video": encode_mp4(np.stack(som_frames), fps), "event_videos": event_videos,
+        "som_video": encode_mp4(np.stack(som_frames), fps, profile="som"), "event_videos": event_videos,
         "provenance": json.dumps({**(provenance or {}), **({"paraphrase": stats} if stats else {})},
                                  sort_keys=True),
     }
