@@ -137,7 +137,8 @@ def test_demo_cosmos_runs_unchanged_against_the_stack(ray_cluster, env, tmp_path
     assert lines[2].startswith(f"[ok  ] Cosmos-Transfer {cosmos.url}: API lists")
     assert lines[2].endswith("; runs model 'edge' (announced by the server); sends ['edge']")
     summary = [ln for ln in lines if ln.startswith("sdg run demo-cosmos:")]
-    assert summary == [summary[0]] and summary[0].startswith("sdg run demo-cosmos: 2 clip(s) committed, 0 already done, 0 failed")
+    assert summary == [summary[0]]
+    assert summary[0].startswith("sdg run demo-cosmos: 2 clip(s) committed, 0 already done, 0 failed")
     assert lines.index(summary[0]) > 2  # after the preflight lines, before the per-stage table
 
     man = json.loads((out / "manifest.json").read_text())
