@@ -99,15 +99,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_inspect(args) -> int:
+    from sdg.export.shards import ManifestError
     from sdg.inspect import inspect_output
     from sdg.storage import StorageError
 
     try:
         report = inspect_output(args.out_dir, sample=args.sample)
-    except (FileNotFoundError, StorageError) as e:
+    except (FileNotFoundError, StorageError, ManifestError) as e:
         raise UserError(str(e)) from None
     print(report.text)
-    for p in report.images:
+    for p in report.images + ([report.html] if report.html else []):
         print(f"wrote {p}")
     return 0
 
@@ -170,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="validate a job config (and its cameras, recordings, scenarios)")
     v.add_argument("config")
     v.set_defaults(fn=cmd_validate)
-    i = sub.add_parser("inspect", help="counts, schema and contact sheets of an output folder")
+    i = sub.add_parser("inspect", help="counts, schema, PNG sheets and the HTML report (inspect/report.html) "
+                                       "of an output folder or URI")
     i.add_argument("out_dir", help="output folder or URI (s3://bucket/run1)")
     i.add_argument("--sample", type=int, default=6)
     i.set_defaults(fn=cmd_inspect)

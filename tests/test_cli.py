@@ -80,8 +80,17 @@ def test_inspect_reports_counts_and_writes_sheets(tmp_path):
     for name in ("contact_sheet", "modalities", "looks", "builtin_looks"):
         img = cv2.imread(str(out / "inspect" / f"{name}.png"))
         assert img is not None and img.shape[0] > 100 and img.std() > 5
+    html = out / "inspect" / "report.html"  # the HTML report (tests/test_report.py checks what is in it)
+    assert f"wrote {html}" in r.stdout and "<section id=\"clips\">" in html.read_text()
 
 
 def test_inspect_of_a_non_output_folder(tmp_path):
     r = _cli("inspect", str(tmp_path))
     assert r.returncode == 2 and "manifest.json" in r.stderr
+
+
+def test_inspect_of_a_corrupt_manifest_names_the_file(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"clips": ')
+    r = _cli("inspect", str(tmp_path))
+    assert r.returncode == 2 and "manifest.json" in r.stderr and "corrupt" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "inspect").exists()

@@ -1,6 +1,7 @@
 """End to end: the same stages through the in-process executor and through Ray Data; resume; bad input."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -260,12 +261,25 @@ def test_cli_missing_bucket_is_one_line_exit_2(tmp_path, s3_server):
     assert "missing-bucket" not in {b["Name"] for b in s3_server.client().list_buckets()["Buckets"]}
 
 
-def test_run_to_s3_then_inspect_and_exports_from_the_bucket(tmp_path, s3_env, local_run):
+def test_cli_inspect_of_a_missing_bucket_or_an_empty_prefix_is_one_line_exit_2(s3_server):
+    env = {**os.environ, "PYTHONPATH": str(REPO), **s3_server.env()}
+    bucket = s3_server.make_bucket("inspect-empty")
+    for uri in ("s3://missing-bucket/x", f"s3://{bucket}/nothing"):
+        r = subprocess.run([sys.executable, "-m", "sdg.cli", "inspect", uri], capture_output=True, text=True,
+                           cwd=REPO, env=env, timeout=300)
+        _one_line_exit_2(r, f"{uri}: no manifest.json", "not an sdg output folder")
+        assert s3_server.env()["AWS_SECRET_ACCESS_KEY"] not in r.stderr + r.stdout
+    assert s3_server.keys(bucket) == {}  # nothing written
+
+
+def test_run_to_s3_then_inspect_and_exports_from_the_bucket(tmp_path, s3_env, local_run, capsys):
     """The same job written to s3:// (moto): shards, manifest and exports in the bucket, rows equal to the local run,
-    `sdg inspect s3://...` reads them back and publishes its sheets there."""
+    `sdg inspect s3://...` reads them back (the exported mp4s through local temporary copies) and publishes its
+    sheets and HTML report (with its img/ folder) there."""
     bucket = s3_env.make_bucket("e2e")
     uri = f"s3://{bucket}/tiny"
-    res = run_job(parse_config(small_job()), uri, executor="local")
+    job = small_job(output={"exports": ["coco", "odvg", "llava", "video"]})
+    res = run_job(parse_config(job), uri, executor="local")
     assert res.ok and res.committed == ["col.corner"] and res.out_dir == uri
     keys = s3_env.keys(bucket)
     assert "tiny/manifest.json" in keys and "tiny/shards/part-col.corner.parquet" in keys
@@ -294,3 +308,35 @@ def test_run_to_s3_then_inspect_and_exports_from_the_bucket(tmp_path, s3_env, lo
 
     png = m.location.read_bytes("inspect/contact_sheet.png")
     assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape[2] == 3
+    # the HTML report and every image it shows are in the bucket, report.html published last
+    assert report.html == f"{uri}/inspect/report.html"
+    keys = s3_env.keys(bucket)
+    assert {f"tiny/inspect/{n}.png" for n in ("contact_sheet", "modalities", "looks", "builtin_looks")} <= set(keys)
+    html = m.location.read_bytes("inspect/report.html").decode()
+    srcs = re.findall(r'<img src="([^"]+)"', html)
+    assert len(srcs) >= 10 and all(s.startswith("img/") for s in srcs)
+    assert {k for k in keys if k.startswith("tiny/inspect/img/")} == {f"tiny/inspect/{s}" for s in set(srcs)}
+    for s in set(srcs):
+        jpg = cv2.imdecode(np.frombuffer(m.location.read_bytes(f"inspect/{s}"), np.uint8), cv2.IMREAD_COLOR)
+        assert jpg is not None and jpg.std() > 5, s
+    n_events = sum(len(r["events"]) for r in m.read_table(m.files("videos")[0], ["events"]).to_pylist())
+    assert n_events and len(re.findall(r'data-event="[^"]+" data-frame="(?:first|last)"', html)) == 2 * n_events
+    assert f"<p>{uri}</p>" in html and not [k for k in keys if k.rsplit("/", 1)[-1].startswith(".")]
+    # an exported mp4 is read through a local copy, gone afterwards, with the frames the bucket's bytes hold
+    from sdg.augment.video import decode_mp4, read_mp4
+    from sdg.inspect.folder import OutputFolder
+
+    folder = OutputFolder(uri)
+    rel = folder.som_mp4("col.corner", 0)
+    assert rel == "exports/videos/col.corner/v0_som.mp4" and f"tiny/{rel}" in keys
+    with folder.local_file(rel) as p:
+        frames = read_mp4(p)
+        assert p.is_file() and not str(p).startswith("s3:")
+    assert not p.exists()
+    assert np.array_equal(frames, decode_mp4(m.location.read_bytes(rel))) and len(frames) == 6
+    # the command prints the sheets' and the report's URIs
+    from sdg.cli import main
+
+    assert main(["inspect", uri, "--sample", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {uri}/inspect/contact_sheet.png" in out and f"wrote {uri}/inspect/report.html" in out
