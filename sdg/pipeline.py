@@ -13,6 +13,7 @@ Only the Ray adapter here converts work items to and from Ray Data rows (with sd
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -207,7 +208,7 @@ _WORKER_STAGES: dict = {}
 
 
 def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attempts: int = 1,
-            retry_delay_s: float = 1.0):
+            retry_delay_s: float = 1.0, scenes: dict | None = None):
     """The Ray Data function of one stage: decode the fields it needs from each row, run it, encode what it adds,
     copy what later stages need, drop the rest. Stateless stages are built once per worker process and run: worker
     processes outlive runs, so that cache is keyed by the run too."""
@@ -227,6 +228,13 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attem
         import pyarrow as pa
 
         from sdg.transport import decode_item, update_item
+
+        if scenes:
+            import ray
+
+            from sdg.scenes import share_scenes
+
+            share_scenes({key: functools.partial(ray.get, ref) for key, ref in scenes.items()})
 
         ids, blobs, traces = [], [], []
         for i in range(batch.num_rows):
@@ -265,6 +273,21 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attem
     return ActorStage
 
 
+def _shared_scenes(items: list[ClipWork]) -> dict:
+    """Object-store references to the scenes the driver already built (preflight builds each scenario's), by
+    sdg.scenes.scene_key: worker processes fetch them (milliseconds) instead of building their own (seconds each)."""
+    import ray
+
+    from sdg.scenes import cached_scene, scene_key
+
+    refs = {}
+    for w in items:
+        key = scene_key(w.spec.scenario)
+        if key not in refs and (scene := cached_scene(w.spec.scenario)) is not None:
+            refs[key] = ray.put(scene)
+    return refs
+
+
 def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
     """Ray Data executor: streaming, one operator per stage with its declared resources."""
     import pyarrow as pa
@@ -274,6 +297,7 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
     from sdg.transport import decode_item, encode_item
 
     run_token = uuid.uuid4().hex
+    scenes = _shared_scenes(items)
     ds = ray.data.from_arrow([
         pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary()),
                   "trace": pa.array(["[]"], pa.string())})
@@ -289,11 +313,11 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
             common["concurrency"] = fp.concurrency
         # a clip whose worker process dies is re-run by Ray at most attempts - 1 times (dead actors are replaced)
         if fp.actors:
-            fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s)
+            fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s, scenes)
             ds = ds.map_batches(fn, compute=ActorPoolStrategy(size=fp.actors), max_restarts=-1,
                                 max_task_retries=pipeline.attempts - 1, **common)
         else:
-            fn = _row_fn(plan, keep, run_token, True, pipeline.attempts, pipeline.retry_delay_s)
+            fn = _row_fn(plan, keep, run_token, True, pipeline.attempts, pipeline.retry_delay_s, scenes)
             ds = ds.map_batches(fn, max_retries=pipeline.attempts - 1, **common)
     for row in ds.iter_rows():
         yield Done(decode_item(row["work"], pipeline.outputs),
