@@ -205,6 +205,7 @@ def _through_transport(stage: Stage, blob, keep: set[str], pipeline: Pipeline, t
 
 
 _WORKER_STAGES: dict = {}
+ACTOR_START_S = 900.0  # how long an actor pool may take to start (CARLA servers load maps, Cosmos loads weights)
 
 
 def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attempts: int = 1,
@@ -298,6 +299,9 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
 
     run_token = uuid.uuid4().hex
     scenes = _shared_scenes(items)
+    # every actor pool (simulators, augmenters) is up before the first clip is handed out, so the first clips do
+    # not all queue on whichever actor started first; an actor whose setup fails still fails the run at once
+    ray.data.DataContext.get_current().wait_for_min_actors_s = ACTOR_START_S
     ds = ray.data.from_arrow([
         pa.table({"clip_id": pa.array([w.clip_id], pa.string()), "work": pa.array([encode_item(w)], pa.large_binary()),
                   "trace": pa.array(["[]"], pa.string())})
@@ -314,7 +318,11 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
         # a clip whose worker process dies is re-run by Ray at most attempts - 1 times (dead actors are replaced)
         if fp.actors:
             fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s, scenes)
-            ds = ds.map_batches(fn, compute=ActorPoolStrategy(size=fp.actors), max_restarts=-1,
+            # two clips in flight per actor: the next one waits on the actor, so it starts the moment the last ends
+            # (with one, each clip waited ~0.2 s for Ray Data's dispatch loop), and a clip queues behind a busy
+            # actor at most one deep (Ray's default of 4 left simulator and Cosmos actors idle at the run's ends)
+            pool = ActorPoolStrategy(size=fp.actors, max_tasks_in_flight_per_actor=2)
+            ds = ds.map_batches(fn, compute=pool, max_restarts=-1,
                                 max_task_retries=pipeline.attempts - 1, **common)
         else:
             fn = _row_fn(plan, keep, run_token, True, pipeline.attempts, pipeline.retry_delay_s, scenes)
