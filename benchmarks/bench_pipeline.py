@@ -6,9 +6,9 @@ stand-ins that sleep for the production service times, scaled down (benchmarks/s
     Cosmos-Transfer2.5 on a clip     ≈ 20 min ->  --augment-s  (default 4.0 s, scale 1/300)
 
 K simulator actors and M augment replicas (one per Cosmos server / GPU). The other stages run for real on tiny
-frames. Two cases, each with N clips: augment the bottleneck (default K=3, M=4) and simulate the bottleneck
-(K=2, M=6: augment at 75 % of its capacity, so a clip rarely waits for a replica). Per case it prints the
-ideal makespan (the bottleneck stage's total work ÷ its replicas, plus one clip's
+frames. Two cases, each with N clips: augment the bottleneck (K=4, M=4: one CARLA GPU per Cosmos GPU) and
+simulate the bottleneck (K=2, M=6: augment at 75 % of its capacity, so a clip rarely waits for a replica). Per case
+it prints the ideal makespan (the bottleneck stage's total work ÷ its replicas, plus one clip's
 pass through the other stages, measured), the measured makespan (first stage start to last clip written; Ray's
 start-up of the actor pools and Serve replicas is printed apart), the serial baseline (the workflow we replace: every
 stage of every clip one after the other), and, last, `efficiency: <ideal ÷ measured>` (the lower of the two cases).
@@ -108,7 +108,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     eff = [
-        case("augment-bound", args.clips, 3, 4, args.simulate_s, args.augment_s),
+        case("augment-bound", args.clips, 4, 4, args.simulate_s, args.augment_s),
         case("simulate-bound", args.clips, 2, 6, args.simulate_s, args.augment_s),
     ]
     print(f"efficiency: {min(eff):.3f}")
