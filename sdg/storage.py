@@ -6,7 +6,8 @@ pickles as its URI), so the write tasks on every node of a Ray cluster open the 
 
 Credentials and endpoints come only from the standard environment of the process that opens the location
 (``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
-``AWS_SESSION_TOKEN``, ``AWS_DEFAULT_REGION``, an instance profile, ``GOOGLE_APPLICATION_CREDENTIALS``, ...): a URI
+``AWS_SESSION_TOKEN``, ``AWS_DEFAULT_REGION``, an instance profile, ``GOOGLE_APPLICATION_CREDENTIALS``,
+``STORAGE_EMULATOR_HOST`` for a GCS emulator, ...): a URI
 carrying credentials or options (``s3://key:secret@bucket``, ``?endpoint_override=``) is refused.
 
 Publishing is atomic everywhere: :meth:`Location.publish` writes the whole file under a hidden temporary name next to
@@ -95,8 +96,13 @@ def _split(uri: str) -> tuple[str, str]:
 @lru_cache(maxsize=16)
 def _remote_fs(scheme: str, bucket: str, endpoint: str | None = None):
     """One filesystem object per (scheme, bucket, endpoint) and process (S3 resolves the bucket's region once).
-    ``endpoint`` only keys the cache: pyarrow reads it from the environment."""
+    For S3 ``endpoint`` only keys the cache (pyarrow reads it from the environment); for GCS it is
+    ``STORAGE_EMULATOR_HOST``, the variable Google's client libraries read to talk to an emulator (anonymous)."""
     import pyarrow.fs as pafs
+
+    if scheme in ("gs", "gcs") and endpoint:
+        e = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        return pafs.GcsFileSystem(anonymous=True, scheme=e.scheme or "http", endpoint_override=e.netloc)
 
     try:
         fs, _ = pafs.FileSystem.from_uri(f"{scheme}://{bucket}/")
@@ -160,8 +166,9 @@ class Location:
 
             return pafs.LocalFileSystem()
         try:
-            return _remote_fs(self.scheme, self.bucket,
-                              os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+            endpoint = (os.environ.get("STORAGE_EMULATOR_HOST") if self.scheme in ("gs", "gcs") else
+                        os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+            return _remote_fs(self.scheme, self.bucket, endpoint)
         except StorageError:
             raise
         except Exception as e:  # noqa: BLE001 - region lookup, DNS, credentials
@@ -194,8 +201,10 @@ class Location:
 
     def _no_bucket(self) -> str:
         where = f" at {_endpoint()}" if self.scheme == "s3" else ""
+        make = (f"gcloud storage buckets create gs://{self.bucket}" if self.scheme in ("gs", "gcs") else
+                f"aws s3 mb {self.scheme}://{self.bucket}")
         return (f"output location {self.uri}: bucket {self.bucket!r} does not exist{where}; create it (e.g. "
-                f"`aws s3 mb {self.scheme}://{self.bucket}`) or {_WHAT_TO_DO}")
+                f"`{make}`) or {_WHAT_TO_DO}")
 
     def check_writable(self) -> None:
         """Raise :class:`StorageError` unless files can be published here (the folder is created if missing; on an
