@@ -293,7 +293,7 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
     """Ray Data executor: streaming, one operator per stage with its declared resources."""
     import pyarrow as pa
     import ray
-    from ray.data import ActorPoolStrategy
+    from ray.data import ActorPoolStrategy, TaskPoolStrategy
 
     from sdg.transport import decode_item, encode_item
 
@@ -314,7 +314,7 @@ def run_ray(pipeline: Pipeline, items: list[ClipWork]) -> Iterator[Done]:
         if fp.resources:
             common["resources"] = dict(fp.resources)
         if fp.concurrency and not fp.actors:
-            common["concurrency"] = fp.concurrency
+            common["compute"] = TaskPoolStrategy(size=fp.concurrency)  # at most this many tasks at once
         # a clip whose worker process dies is re-run by Ray at most attempts - 1 times (dead actors are replaced)
         if fp.actors:
             fn = _row_fn(plan, keep, run_token, False, pipeline.attempts, pipeline.retry_delay_s, scenes)
