@@ -214,28 +214,31 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attem
     copy what later stages need, drop the rest. Stateless stages are built once per worker process and run: worker
     processes outlive runs, so that cache is keyed by the run too."""
 
-    def stage_for() -> Stage:
-        key = (run_token, plan.name)
-        stage = _WORKER_STAGES.get(key)
-        if stage is None:
-            for old in [k for k in _WORKER_STAGES if k[0] != run_token]:
-                del _WORKER_STAGES[old]
-            stage = plan.build()
-            stage.setup()
-            _WORKER_STAGES[key] = stage
-        return stage
-
-    def run(batch, stage: Stage):
-        import pyarrow as pa
-
-        from sdg.transport import decode_item, update_item
-
+    def build() -> Stage:
+        """The stage, set up in this worker process, which fetches the run's shared scenes instead of building them."""
         if scenes:
             import ray
 
             from sdg.scenes import share_scenes
 
             share_scenes({key: functools.partial(ray.get, ref) for key, ref in scenes.items()})
+        stage = plan.build()
+        stage.setup()
+        return stage
+
+    def stage_for() -> Stage:
+        key = (run_token, plan.name)
+        stage = _WORKER_STAGES.get(key)
+        if stage is None:
+            for old in [k for k in _WORKER_STAGES if k[0] != run_token]:
+                del _WORKER_STAGES[old]
+            stage = _WORKER_STAGES[key] = build()
+        return stage
+
+    def run(batch, stage: Stage):
+        import pyarrow as pa
+
+        from sdg.transport import decode_item, update_item
 
         ids, blobs, traces = [], [], []
         for i in range(batch.num_rows):
@@ -264,8 +267,7 @@ def _row_fn(plan: StagePlan, keep: set[str], run_token: str, cached: bool, attem
 
     class ActorStage:
         def __init__(self):
-            self.stage = plan.build()
-            self.stage.setup()
+            self.stage = build()
 
         def __call__(self, batch):
             return run(batch, self.stage)
