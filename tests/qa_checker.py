@@ -223,6 +223,12 @@ class Video:
             return float(self.t[min(span, key=lambda k: d[k])])
         return float(ev["t_start"])
 
+    def pair_conflict(self, a, b) -> float:
+        """The conflict time of the collision or near miss between the tracks ``a`` and ``b``."""
+        ids = sorted([a["actor_id"], b["actor_id"]])
+        ev = next(e for e in self.events if e["kind"] in ("collision", "near_miss") and sorted(participants(e)) == ids)
+        return self.conflict(ev)
+
     def frame_of_time(self, text: str) -> int:
         t = float(text)
         ks = [k for k in range(len(self.t)) if abs(self.t[k] - t) < 0.05 + 1e-9]
@@ -356,10 +362,7 @@ def check_video_qa(video: Video, errors: list, checked: Counter) -> None:
                 assert a == str(n)
             elif tpl == "right_of_way":
                 A, B = named[:2]
-                ids = sorted([A["actor_id"], B["actor_id"]])
-                ev = next(e for e in video.events if e["kind"] in ("collision", "near_miss")
-                          and sorted(participants(e)) == ids)
-                tc = video.conflict(ev)
+                tc = video.pair_conflict(A, B)
                 bad = [tr for tr in (A, B) if any(e["kind"] in ("red_light", "wrong_way") and
                                                   tr["actor_id"] in participants(e) and e["t_start"] <= tc + 1e-6
                                                   for e in video.events)]
@@ -367,10 +370,7 @@ def check_video_qa(video: Video, errors: list, checked: Counter) -> None:
                 assert a == str((B if bad[0] is A else A)["mark"])
             elif tpl == "braked":
                 A, B = named[:2]
-                ids = sorted([A["actor_id"], B["actor_id"]])
-                ev = next(e for e in video.events if e["kind"] in ("collision", "near_miss")
-                          and sorted(participants(e)) == ids)
-                tc = video.conflict(ev)
+                tc = video.pair_conflict(A, B)
                 assert a == ("yes" if video.braked(A, tc - 2.0, tc) else "no")
             elif tpl == "counterfactual_stop":
                 A, B = named[:2]
