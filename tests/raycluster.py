@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from conftest import free_port
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
@@ -31,12 +33,6 @@ def _free(port: int) -> bool:
             return True
         except OSError:
             return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def free_range(n: int = 100) -> tuple[int, int]:

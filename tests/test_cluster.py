@@ -20,8 +20,8 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import small_job
-from raycluster import RayNodes, free_port
+from conftest import free_port, small_job
+from raycluster import RayNodes
 
 REPO = Path(__file__).resolve().parents[1]
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1", "::1"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import small_job
+from conftest import free_port, small_job
 
 from sdg.config import parse_config
 from sdg.storage import StorageError, open_location
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +25,7 @@ def gcs(tmp_path_factory):
         "gcp-storage-emulator")
     if exe is None:
         pytest.fail("gcp-storage-emulator is not installed (it is in the test extras of pyproject.toml)")
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.mktemp("gcs") / "gcs.log").open("w")
     proc = subprocess.Popen([exe, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory"],
                             stdout=log, stderr=subprocess.STDOUT)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 from pathlib import Path
 from typing import Literal
@@ -36,6 +35,7 @@ from typing import Literal
 import cv2
 import gradio as gr
 import numpy as np
+from conftest import free_port  # noqa: F401 - the tests import it from here too
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: The UI header of each model (the real server's page title) and the control blocks its worker takes.
@@ -141,14 +141,6 @@ class TransferRequest(BaseModel):
             if not os.path.isfile(p):
                 raise ValueError(f"Path does not point to a file: {p}")
         return self
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class _FailHttp:
