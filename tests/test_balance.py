@@ -111,15 +111,47 @@ def test_bag_of_words_catches_a_category_shortcut_and_balance_removes_it():
 
 def test_option_text_prior_is_caught_by_the_option_scorer():
     rng = np.random.default_rng(2)
-    texts = ["a collision", "a near miss", "a pedestrian jaywalking", "normal traffic, nothing unusual"]
+    texts = ["goes straight", "turns left", "turns right", "stays stopped"]
     qs = []
     for i in range(400):
-        correct = "a collision" if rng.random() < 0.8 else texts[1 + int(rng.integers(3))]
+        correct = "goes straight" if rng.random() < 0.8 else texts[1 + int(rng.integers(3))]
         pos = int(rng.integers(4))
         others = [t for t in texts if t != correct]
-        qs.append(q(i, "event_kind", "ABCD"[pos], "What is happening?", split="train" if i % 4 else "test",
+        qs.append(q(i, "turn", "ABCD"[pos], "What does the vehicle marked 3 do?", split="train" if i % 4 else "test",
+                    choices=others[:pos] + [correct] + others[pos:]))
+    r = text_only_report(qs)["by_template"]["turn"]
+    assert r["majority"] < 0.4 and r["bow"] > 0.7  # letters are uniform, but the option text is not
+    fixed = text_only_report(select_balanced(qs))["by_template"]["turn"]
+    assert fixed["bow"] <= 0.4
+
+
+def test_an_option_that_fits_the_question_wording_is_caught_by_the_crossed_features():
+    """Letters and option texts uniform, but a two-mark question is always a two-party event: only a model that
+    pairs question words with option words sees it (why sdg asks an object's event as yes/no per kind)."""
+    rng = np.random.default_rng(4)
+    pair, single = ["a collision", "a near miss"], ["a vehicle driving the wrong way", "a pedestrian jaywalking"]
+    qs = []
+    for i in range(800):
+        two = bool(i % 2)
+        correct = (pair if two else single)[int(rng.integers(2))]
+        others = [t for t in pair + single if t != correct]
+        others = [others[j] for j in rng.permutation(3)]
+        pos = (i // 8) % 4
+        question = "Which event involves the objects marked 3 and 5?" if two else \
+            "Which event involves the object marked 3?"
+        qs.append(q(i, "event_kind", "ABCD"[pos], question, split="train" if i % 8 > 1 else "test",
                     choices=others[:pos] + [correct] + others[pos:]))
     r = text_only_report(qs)["by_template"]["event_kind"]
-    assert r["majority"] < 0.4 and r["bow"] > 0.7  # letters are uniform, but the option text is not
-    fixed = text_only_report(select_balanced(qs))["by_template"]["event_kind"]
-    assert fixed["bow"] <= 0.4
+    assert r["chance"] == 0.25 and r["majority"] <= 0.3
+    assert r["bow"] > 0.4, r  # one of two options fits: ~0.5
+
+
+def test_chance_of_open_answers_is_the_train_prior_not_one_over_the_held_out_answers():
+    """Times never seen in training: a blind guesser scores ~0, not 1/3 (three distinct held-out times)."""
+    train = [q(i, "event_start_time", a, "When does it start?") for i, a in enumerate(["0.4", "0.8", "1.2"] * 10)]
+    test = [q(100 + i, "event_start_time", a, "When does it start?", split="test")
+            for i, a in enumerate(["1.6", "2.0", "0.8"] * 10)]
+    r = text_only_report(train + test)["by_template"]["event_start_time"]
+    assert abs(r["chance"] - 1 / 9) < 1e-3  # a third of the held-out answers (0.8) is a train answer, 1/3 of train
+    assert abs(r["chance_uniform"] - 1 / 3) < 1e-3
+    assert r["majority"] in (0.0, round(1 / 3, 4))

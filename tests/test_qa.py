@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sdg.model import EventRecord, QAPair
-from sdg.som.formats import shuffle_options
+from sdg.som.formats import correct_text, count_options, shuffle_options
 from sdg.som.qa import (
     INSTRUCTIONS,
     LETTERS,
@@ -68,7 +68,8 @@ def test_counts_equal_true_counts_and_borderline_categories_are_not_counted():
             plural = next(p for p in PLURALS if re.search(rf"\b{p}\b", qa.question))
             seen[plural] += 1
             truth = {"cars": 3, "pedestrians": 2, "trucks": 1}[plural]  # KeyError = bad question
-            assert qa.answer == str(truth), qa
+            assert correct_text(qa) == str(truth), qa
+            assert sorted(qa.choices) == ["1", "2", "3", "4"], qa  # the block of four counts holding the answer
     assert seen["cars"] and seen["pedestrians"] and seen["trucks"]
     assert "buses" not in seen and "bicycles" not in seen  # borderline bus, unmarked bicycle
     assert "motorcycles" not in seen  # an absent category is never counted ("0" would be a free answer)
@@ -145,9 +146,14 @@ def test_event_multiple_choice_points_to_the_right_option():
         assert qa.answer in LETTERS and len(qa.choices) == 4 and len(set(qa.choices)) == 4
         assert qa.choices[LETTERS.index(qa.answer)] == "1 and 2"
         orders.add(tuple(qa.choices))
-        kind = next(q for q in qas if q.kind == "event_kind")
-        assert kind.choices[LETTERS.index(kind.answer)] == "a collision"
-        assert "1 and 2" in kind.question
+        kinds = [q for q in qas if q.kind == "event_kind"]
+        # one mark and one kind per question: yes for the collision's participants, as many no's about road users
+        # in no collision (the near miss's 3 and 4 are such: not active, but not in a collision either)
+        assert Counter(q.answer for q in kinds) == {"yes": 2, "no": 2}
+        for kq in kinds:
+            (mark,) = [int(x) for x in re.findall(r"\d+", kq.question)]
+            assert "a collision" in kq.question and kq.topic == "collision" and not kq.choices
+            assert kq.answer == ("yes" if mark in (1, 2) else "no"), kq
         rec = to_aicity(qa)
         assert set(rec) == {"question", "a", "b", "c", "d", "correct"}
         assert rec[rec["correct"]] == "1 and 2"
@@ -159,7 +165,7 @@ def test_correct_letters_are_dealt_evenly_over_a_clip():
     clip = [qa for s in range(40) for qa in qa_for(s, key=f"clip/v0/f{s}")]
     assert all(qa.answer == "A" for qa in clip if qa.choices)  # built with the correct option first
     dealt = shuffle_options(clip, seed=(3, "clip", 0))
-    for kind in ("event", "event_kind"):
+    for kind in ("event", "count"):
         letters = Counter(qa.answer for qa in dealt if qa.kind == kind)
         assert set(letters) == set(LETTERS) and max(letters.values()) - min(letters.values()) <= 1, letters
     for before, after in zip(clip, dealt):
@@ -173,7 +179,9 @@ def test_correct_letters_are_dealt_evenly_over_a_clip():
 
 def test_event_with_an_invisible_actor_is_not_asked():
     evs = [EventRecord(kind="collision", actor_ids=[901, 910], marks=[1, 9], t_start=0, t_end=1, active=True)]
-    assert not [qa for qa in qa_for(0, evs=evs) if qa.kind.startswith("event")]
+    qas = qa_for(0, evs=evs)
+    assert not [qa for qa in qas if qa.kind == "event"]
+    assert not [qa for qa in qas if qa.kind == "event_kind"]  # no "yes" to ask, so no "no" either
 
 
 def test_traffic_light_state_only_when_its_lit_face_is_seen():
@@ -259,3 +267,19 @@ def test_bad_size_and_aicity_misuse():
         make_qa([], [], seed=0, frame_key="k", width=0, height=10)
     with pytest.raises(ValueError, match="multiple-choice"):
         to_aicity(QAPair(question="q", answer="yes", kind="existence"))
+
+
+def test_count_options_are_the_block_of_four_holding_the_answer_and_say_nothing_of_which():
+    assert count_options(1, lowest=1) == ("1", ["2", "3", "4"])
+    assert count_options(7, lowest=1) == ("7", ["5", "6", "8"])
+    assert count_options(0, lowest=0) == ("0", ["1", "2", "3"])
+    assert count_options(4, lowest=0) == ("4", ["5", "6", "7"])
+    # every count of a block gets the same option set: the options carry no hint which one is right
+    for lowest in (0, 1):
+        for n in range(lowest, lowest + 40):
+            answer, rest = count_options(n, lowest)
+            block = sorted([answer, *rest], key=int)
+            assert len(block) == 4 and answer in block
+            assert all(sorted([a, *r], key=int) == block for a, r in (count_options(int(m), lowest) for m in block))
+    with pytest.raises(ValueError, match="below the lowest"):
+        count_options(0, lowest=1)

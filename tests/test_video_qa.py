@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -29,8 +30,9 @@ EVENT_KINDS = ("collision", "near_miss", "red_light", "wrong_way", "jaywalking")
 
 
 def all_kinds_job() -> dict:
-    """Four built-in scenarios covering every event kind, 480x270 at 5 fps for 3 s, one variant; the near miss is
-    seen from the south approach, facing its signal head (light colours visible)."""
+    """Four built-in scenarios covering every event kind, 480x270 at 5 fps for 3 s, one variant; the near miss, the
+    jaywalker and the wrong-way driver are seen from the south approach, facing its signal head (lit lamps visible:
+    red in the near miss and wrong way, green in the jaywalking clip)."""
     corner = {"name": "corner", "width": 480, "height": 270, "fov": 90.0, "location": [-13.0, -13.0, 9.5],
               "rotation": [0.0, -26.0, 45.0]}
     south = {"name": "south", "width": 480, "height": 270, "fov": 90.0, "location": [4.0, 38.0, 7.5],
@@ -40,8 +42,8 @@ def all_kinds_job() -> dict:
         "name": "allkinds", "seed": 5, "cameras": [corner, south],
         "scenarios": [{"id": "col", "scenario": "collision", "seed": 1, "cameras": ["corner"], **common},
                       {"id": "nm", "scenario": "near_miss", "seed": 3, "cameras": ["south"], **common},
-                      {"id": "ww", "scenario": "wrong_way", "seed": 2, "cameras": ["corner"], **common},
-                      {"id": "jw", "scenario": "jaywalking", "seed": 4, "cameras": ["corner"], **common}],
+                      {"id": "ww", "scenario": "wrong_way", "seed": 2, "cameras": ["corner", "south"], **common},
+                      {"id": "jw", "scenario": "jaywalking", "seed": 4, "cameras": ["south"], **common}],
         # mild looks, so the one variant keeps the lit lamps' colours (night and fog veil them: not asked there)
         "augmentation": {"variants": 1, "weather": ["clear", "rain"], "lighting": ["day", "dusk"]},
         "splits": {"train": 0.5, "validation": 0.25, "test": 0.25},
@@ -128,26 +130,37 @@ def test_answers_are_balanced_per_template(out_dir):
             assert share <= 1.0 / len(answers) + 0.1 or abs(_z(share, 1.0 / len(answers), n)) < 2, (t, answers)
 
 
-def _near_chance(r: dict, key: str) -> bool:
-    """No shortcut: not more than 10 points above chance (or within sampling noise, z < 2). Below chance is no
-    shortcut (a blind model trained on other scenarios' answers can do worse than chance); the numbers are in the
-    report."""
-    n = r["lower_mark_n"] if key == "lower_mark" else r["n_unique"]  # repeats of a question are not new samples
-    p = 0.5 if key == "lower_mark" else r["chance"]
-    return r[key] - p <= 0.10 or _z(r[key], p, n) < 2
+def _noise_z(m: int, alpha: float = 0.05) -> float:
+    """The |z| that m two-sided tests together exceed by chance with probability alpha (Bonferroni): with some
+    thirty baselines compared, one |z| > 2 is expected on a shortcut-free dataset."""
+    return statistics.NormalDist().inv_cdf(1 - alpha / (2 * m))
+
+
+def _gaps(report: dict) -> list[tuple[str, float, float, int]]:
+    """(what, accuracy, chance, independent samples) of every text-only baseline and blind mark policy."""
+    out = []
+    for kind, r in report["text_only_baseline"]["by_kind"].items():
+        for key in ("majority", "bow", "lower_mark"):
+            if key in r:
+                n = r["lower_mark_n"] if key == "lower_mark" else r["n_independent"]
+                out.append((f"{kind}/{key}", r[key], 0.5 if key == "lower_mark" else r["chance"], n))
+    for t, r in report["blind_mark_policies"].items():
+        out.append((f"blind/{t}", r["accuracy"], 0.5, r["n"]))
+    return out
 
 
 def test_text_only_baselines_and_blind_mark_policies_stay_near_chance(out_dir):
+    """Every baseline within 10 points of chance, above or below, or within sampling noise for small templates:
+    |z| under the family-wise 5 % bound over all the baselines compared. The samples counted are independent facts
+    (a question repeats over the frames and variants of a clip, in other words: sdg.som.baselines); chance is the
+    train-prior guesser's. (benchmarks/bench_shortcuts.py measures the same on 16 scenarios.)"""
     report = json.loads((out_dir / "reports" / "qa.json").read_text())
-    base = report["text_only_baseline"]["by_kind"]
-    assert base and report["text_only_baseline"]["held_out"] > 0
-    for kind, r in base.items():
-        assert _near_chance(r, "majority"), (kind, r)
-        assert _near_chance(r, "bow"), (kind, r)
-        if "lower_mark" in r:
-            assert _near_chance(r, "lower_mark"), (kind, r)
-    for t, r in report["blind_mark_policies"].items():
-        assert abs(r["accuracy"] - 0.5) <= 0.10 or abs(_z(r["accuracy"], 0.5, r["n"])) < 2, (t, r)
+    assert report["text_only_baseline"]["by_kind"] and report["text_only_baseline"]["held_out"] > 0
+    gaps = _gaps(report)
+    bound = _noise_z(len(gaps))
+    far = [(what, acc, p, n, round(_z(acc, p, n), 2)) for what, acc, p, n in gaps
+           if abs(acc - p) > 0.10 and abs(_z(acc, p, n)) >= bound]
+    assert not far, (bound, far)
 
 
 def test_traffic_light_questions_show_their_colour(out_dir):

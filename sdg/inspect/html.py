@@ -333,6 +333,19 @@ def _survival(s: dict | None) -> str:
     return _section("survival", chart + table + rd, intro)
 
 
+def _gap_note(v: dict) -> str:
+    """' · outside ± 10 (z=…)' when a baseline is more than 10 points from chance, with how many standard errors
+    of its distinct questions that is ('noise' under 2)."""
+    worst_key = max(("majority", "bow", "lower_mark"), key=lambda m: abs(v.get(m, v["chance"]) - v["chance"]))
+    p = 0.5 if worst_key == "lower_mark" else v["chance"]
+    gap = v.get(worst_key, p) - p
+    if abs(gap) <= NEAR_CHANCE + 1e-9:
+        return ""
+    n = v.get("lower_mark_n" if worst_key == "lower_mark" else "n_independent", v.get("n_unique")) or 1
+    z = gap / math.sqrt(max(p * (1 - p), 1e-9) / n)
+    return f" · {gap * 100:+.0f} pts, z={z:+.1f}" + (" (noise)" if abs(z) < 2 else "")
+
+
 def _baseline(r: dict | None) -> str:
     if not r or "text_only_baseline" not in r:
         return _section("baseline", '<p class="muted">no reports/qa.json (the run wrote no exports).</p>')
@@ -340,23 +353,25 @@ def _baseline(r: dict | None) -> str:
     kinds = b.get("by_kind") or {}
     rows = []
     for k, v in kinds.items():
-        worst = max(v.get(m, v["chance"]) - v["chance"] for m in ("majority", "bow", "lower_mark"))
-        note = f"n={v['n']}" + (" · > chance + 10" if worst > NEAR_CHANCE + 1e-9 else "")
+        note = f"n={v['n']}" + _gap_note(v)
         rows.append(Row(k, [v.get("majority"), v.get("bow"), v.get("lower_mark")], marker=v["chance"],
                         band=(max(0.0, v["chance"] - NEAR_CHANCE), min(1.0, v["chance"] + NEAR_CHANCE)), note=note))
     chart = svg_bars(Chart(rows, [Series("majority", PALETTE[0], pct), Series("bag of words", PALETTE[1], pct),
                                   Series("lower mark", PALETTE[3], pct)], chart_id="chart-baseline", percent=True,
                            width=760, label_w=110, note_w=120, bar_h=10, band_label="chance ± 10 points",
                            marker_label="chance"))
-    cols = [("n", "held-out n"), ("n_unique", "distinct"), ("chance", "chance"), ("majority", "majority"),
+    cols = [("n", "held-out n"), ("n_unique", "distinct"), ("n_independent", "facts"), ("chance", "chance"),
+            ("majority", "majority"),
             ("bow", "bag of words"), ("lower_mark", "lower mark"), ("lower_mark_n", "lower-mark n")]
     f = {c: pct for c in ("chance", "majority", "bow", "lower_mark")}
     table = _table("baseline", cols, list(kinds.items()), f, first="kind")
     by_t = _table("baseline-templates", cols, list((b.get("by_template") or {}).items()), f, first="template")
     intro = (f"A model that never looks at the image or video: the train split's majority answer per template, and a "
              f"bag-of-words naive Bayes per template, trained on train ({b.get('train')} questions) and scored on "
-             f"validation + test ({b.get('held_out')}); 'lower mark' answers by mark number alone. Within 10 points "
-             f"of chance means the answers cannot be learned from the text.")
+             f"validation + test ({b.get('held_out')}); 'lower mark' answers by mark number alone. Chance: a blind "
+             f"guesser drawing from the train split's answers (1/k for yes/no, letters and other fixed answer sets; "
+             f"near 0 for open answers such as times). Within 10 points of chance, or within sampling noise of the "
+             f"independent facts asked (|z| < 2), means the answers cannot be learned from the text.")
     return _section("baseline", chart + table + f"<details><summary>Per template</summary>{by_t}</details>", intro)
 
 

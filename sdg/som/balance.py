@@ -28,8 +28,8 @@ from sdg.som.formats import LETTERS
 
 MARK_ANSWER_TEMPLATES = frozenset({"distance", "faster", "right_of_way"})
 # options are fixed words or times shared across clips: balance the correct option's text too (else "events happen
-# mid-clip" or "a collision is usually the answer" is learnt from the options alone)
-TEXT_MC_TEMPLATES = frozenset({"event_kind", "turn", "event_time_bin"})
+# mid-clip" or "a collision is usually the answer" is learnt from the options alone; counts: the count itself)
+TEXT_MC_TEMPLATES = frozenset({"turn", "event_time_bin", "count", "count_entering"})
 _MARKS = re.compile(r"\b(?:marked|marks?|objects?|IDs|and|or)\s+(\d+)")
 
 

@@ -5,15 +5,23 @@ held-out splits (validation + test):
   majority   per template, the train split's most frequent answer (the letter for multiple choice; first or
              second for answers that are one of the two marks a question names)
   bow        a bag-of-words naive Bayes classifier per template: for free answers P(answer | question words);
-             for multiple choice each option is scored by its own words plus its letter (P(correct | option words,
-             letter)), so option-text priors ("a collision" is usually right) are caught too; for answers that are
+             for multiple choice each option is scored by its own words, its letter and the pairs (question word,
+             option word) (P(correct | ...)), so option-text priors ("a collision" is usually right) and options
+             that fit the question's wording are caught too; for answers that are
              one of the two marks a question names, P(first or second | question words, whether the first is the
              lower mark), which learns any mark-number policy
   lower_mark the blind mark-number policies (sdg.som.balance.lower_mark_policy) on the templates they apply to
 
+`chance` is what a blind guesser that draws its answers from the train split's answers scores on the held-out
+questions: per question, the train split's share of its answer among its template's. Where answers come from a
+fixed set balanced per split (yes/no, letters, left/right, mark answers) that is 1/k (`chance_uniform`); where they
+are open (a time in seconds, a frame index) a held-out scenario's answers were mostly never a train answer, and 1/k
+of the held-out split's distinct answers would overstate what anything that does not look can reach.
 A dataset passes when every kind's baselines stay within 10 points of its chance rate. Questions repeat over the
 frames and variants of a clip (the same question and answer), so the report also gives `n_unique`, the number of
-distinct (clip, question, answer) a significance test should count as independent samples.
+distinct (clip, question, answer), and `n_independent`, the number of distinct facts (clip, template, topic, marks
+named, answer) however phrased: the samples a significance test should count (the marks are drawn per clip, so
+a mark number ties a clip's questions together, never two clips').
 """
 from __future__ import annotations
 
@@ -66,8 +74,12 @@ def _template(q: dict) -> str:
 
 
 def _mc_docs(q: dict) -> list[tuple[list[str], str]]:
-    return [(words(opt) + [f"letter_{LETTERS[i]}"], "correct" if LETTERS[i] == q["answer"] else "wrong")
-            for i, opt in enumerate(q["choices"])]
+    """One document per option: its words, its letter, and every (question word, option word) pair, so that
+    options that fit a question's wording ("objects marked 3 and 5" -> a two-party event) are learnt too."""
+    qw = sorted(set(words(q["question"])))
+    return [(ow + [f"letter_{LETTERS[i]}"] + [f"{a}|{b}" for a in qw for b in set(ow)],
+             "correct" if LETTERS[i] == q["answer"] else "wrong")
+            for i, ow in ((i, words(opt)) for i, opt in enumerate(q["choices"]))]
 
 
 def _two_marks(q: dict) -> tuple[int, int] | None:
@@ -86,6 +98,20 @@ def _label(q: dict) -> str:
 def _doc(q: dict) -> list[str]:
     two = _two_marks(q)
     return words(q["question"]) + ([f"first_lower_{two[0] < two[1]}"] if two else [])
+
+
+def _prior_chance(train: list[dict]):
+    """q -> the share of q's answer (its `_label`) among the train split's answers of q's template; None for a
+    template the train split never asks. Per template only: the topic is a word of the question (a category), and a
+    prior per topic would already be a text-only model."""
+    shares: dict[str, Counter] = defaultdict(Counter)
+    for q in train:
+        shares[_template(q)][_label(q)] += 1
+
+    def chance(q: dict) -> float | None:
+        c = shares.get(_template(q))
+        return c[_label(q)] / sum(c.values()) if c else None
+    return chance
 
 
 def _fit(train: list[dict]) -> dict[str, tuple[str, NaiveBayes]]:
@@ -111,29 +137,39 @@ def _predict_bow(q: dict, nb: NaiveBayes) -> str | None:
 
 
 def text_only_report(qas: Sequence[dict]) -> dict:
-    """{"by_kind": {kind: {n, chance, majority, bow, lower_mark, lower_mark_n}}, "by_template": {...},
+    """{"by_kind": {kind: {n, n_unique, n_independent, chance, chance_uniform, majority, bow, lower_mark,
+    lower_mark_n}},
+    "by_template": {...},
     "train": n, "held_out": n}: baselines trained on the train split, scored on the held-out splits (on the train
     split itself when there is no held-out question)."""
     train = [q for q in qas if q.get("split", "train") == "train"]
     test = [q for q in qas if q.get("split") in HELD_OUT] or train
     models = _fit(train)
-    chance = chance_of(qas)
+    uniform = chance_of(qas)
+    prior = _prior_chance(train)
     rows: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for q in test:
         t = _template(q)
         majority, nb = models.get(t, (None, None))
         ans = _label(q)
-        c = chance[q["id"]]
+        c_uniform = uniform[q["id"]]
+        c = prior(q)
+        c = c_uniform if c is None else c
         # a template never seen in training: the blind guesser is at chance
         maj_ok = (majority == ans) if majority is not None else c
         bow_pred = _predict_bow(q, nb) if nb is not None else None
         bow_ok = (bow_pred == ans) if bow_pred is not None else c
         policy = lower_mark_policy(q)
         same = (q.get("clip_id"), q["question"], correct_text(q))  # the same question again (another frame)
+        # the same fact about the same objects, however phrased: what a model keyed on the text could tie together
+        fact = (q.get("clip_id"), t, q.get("topic", ""), tuple(sorted(question_marks(q["question"]))),
+                correct_text(q))
         for key in (f"kind:{q['kind']}", f"template:{t}"):
             r = rows[key]
             r["unique"].append(same)
+            r["facts"].append(fact)
             r["chance"].append(c)
+            r["chance_uniform"].append(c_uniform)
             r["majority"].append(float(maj_ok))
             r["bow"].append(float(bow_ok))
             if policy is not None:
@@ -141,9 +177,10 @@ def text_only_report(qas: Sequence[dict]) -> dict:
     out: dict = {"by_kind": {}, "by_template": {}, "train": len(train), "held_out": len(test)}
     for key, r in sorted(rows.items()):
         group, name = key.split(":", 1)
-        mean = {k: round(sum(v) / len(v), 4) for k, v in r.items() if v and k != "unique"}
+        mean = {k: round(sum(v) / len(v), 4) for k, v in r.items() if v and k not in ("unique", "facts")}
         mean["n"] = len(r["chance"])
         mean["n_unique"] = len(set(r["unique"]))
+        mean["n_independent"] = len(set(r["facts"]))
         mean["lower_mark_n"] = len(r["lower_mark"])
         out["by_kind" if group == "kind" else "by_template"][name] = mean
     return out

@@ -26,13 +26,13 @@ MC_INSTRUCTION = "Answer with the option's letter from the given choices directl
 YES_NO = "Answer yes or no."
 # frame kinds (sdg.som.qa) and video templates (sdg.som.video_qa) register their instruction here: one per type
 INSTRUCTIONS: dict[str, str] = {
-    "count": "Answer with a single number.",
+    "count": MC_INSTRUCTION,
     "existence": YES_NO,
     "spatial": YES_NO,
     "position": "Answer with one word: left or right.",
     "distance": "Answer with the mark number only.",
     "event": MC_INSTRUCTION,
-    "event_kind": MC_INSTRUCTION,
+    "event_kind": YES_NO,
     "traffic_light": "Answer with one word: red, yellow or green.",
 }
 TEMPLATE_INSTRUCTIONS: dict[str, str] = {  # video templates (sdg.som.video_qa)
@@ -47,7 +47,7 @@ TEMPLATE_INSTRUCTIONS: dict[str, str] = {  # video templates (sdg.som.video_qa)
     "direction_camera": "Answer with one word: toward or away.",
     "direction_image": "Answer with 'left to right' or 'right to left'.",
     "faster": "Answer with the mark number only.",
-    "count_entering": "Answer with a single number.",
+    "count_entering": MC_INSTRUCTION,
     "right_of_way": "Answer with the mark number only.",
     "braked": "Answer yes or no.",
     "counterfactual_stop": "Answer yes or no.",
@@ -97,6 +97,18 @@ def multiple_choice(question: str, answer: str, distractors: Sequence[str], **fi
     if len(ds) < 3:
         return None
     return QAPair(question=question, answer="A", choices=[answer, *ds[:3]], format="multiple_choice", **fields)
+
+
+def count_options(n: int, lowest: int = 0) -> tuple[str, list[str]]:
+    """(answer, distractors) of a count asked as multiple choice: the options are the block of four consecutive
+    counts the answer falls in (lowest..lowest+3, lowest+4..lowest+7, ...). Only the block depends on the answer
+    (how large, never which): within a block every count is a priori as likely, so a model that does not look can
+    only guess among the four. A short numeric answer could not be balanced across splits by scenario (a held-out
+    scenario's 7 cars were never a training answer); four options give a chance rate of 1/4 everywhere."""
+    if n < lowest:
+        raise ValueError(f"count_options: count {n} is below the lowest possible count {lowest}")
+    start = lowest + 4 * ((n - lowest) // 4)
+    return str(n), [str(v) for v in range(start, start + 4) if v != n]
 
 
 def shuffle_options(qas: Iterable[QAPair], seed) -> list[QAPair]:

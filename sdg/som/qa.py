@@ -1,13 +1,13 @@
 """Question/answer pairs from the ground truth of one frame, with the hygiene the VLM benchmarks' post-mortems ask for.
 
 Kinds (`QAPair.kind`, also the template id), each with one answer-format instruction (sdg.som.formats):
-  count          "How many cars are visible?"                        -> "2"            (clean image)
+  count          "How many cars are visible?"  options 1-4, 5-8, ...  multiple choice -> "A".."D" (clean image)
   existence      "Is there a bus in the image?"  POPE-style negatives -> "yes" | "no"   (clean image)
   spatial        "Is the object marked 3 to the left of ... 5?"       -> "yes" | "no"   (SoM image)
   position       "Is the object marked 3 in the left or right half?"  -> "left"|"right" (SoM image)
   distance       "Which of the objects marked 3 and 5 is closer ...?" -> "3"            (SoM image)
   event          "Which marked objects are involved in the collision?" multiple choice -> "A".."D" (SoM image)
-  event_kind     "Which event involves the objects marked 3 and 5?"    multiple choice -> "A".."D" (SoM image)
+  event_kind     "Is the object marked 3 involved in a collision?"     -> "yes" | "no"   (SoM image)
   traffic_light  "What colour is the traffic light marked 4?"         -> "red" | "yellow" | "green" (SoM image)
 Kinds in `MARKED_KINDS` name marks and must be shown with the Set-of-Mark image.
 
@@ -21,7 +21,7 @@ category so that answers are balanced per category over the dataset (sdg.som.bal
 asked only when its lit lamp is seen (`state_visible`: the face towards the camera, unoccluded, the colour still
 visible after augmentation). An event is asked about when its participants are visible; the traffic light of a
 red-light violation is implied by the event and need not be. Multiple-choice distractors are drawn from the frame's
-marks (or the fixed event list) without looking at the answer; letters are dealt by sdg.som.formats.shuffle_options.
+marks without looking at the answer; letters are dealt by sdg.som.formats.shuffle_options.
 Everything is a pure function of stable_seed(seed, frame_key) and the inputs.
 """
 from __future__ import annotations
@@ -35,7 +35,15 @@ import numpy as np
 
 from sdg.model import QAPair
 from sdg.seeds import stable_seed
-from sdg.som.formats import INSTRUCTIONS, LETTERS, MC_INSTRUCTION, multiple_choice, render_prompt, to_aicity
+from sdg.som.formats import (
+    INSTRUCTIONS,
+    LETTERS,
+    MC_INSTRUCTION,
+    count_options,
+    multiple_choice,
+    render_prompt,
+    to_aicity,
+)
 from sdg.som.records import box_of, get, mark_of
 from sdg.som.survival import SURVIVAL_LOST
 
@@ -56,6 +64,7 @@ _NOUNS = {
     "pedestrian": ("a pedestrian", "pedestrians"), "traffic_light": ("a traffic light", "traffic lights"),
     "traffic_sign": ("a traffic sign", "traffic signs"),
 }
+_ROAD_USERS = frozenset({"car", "truck", "bus", "motorcycle", "bicycle", "pedestrian"})
 DEFAULT_EXHAUSTIVE = ("car", "van", "truck", "bus", "motorcycle", "bicycle", "pedestrian")
 # POPE "popular": a fixed prior of how common each group is in traffic scenes, most common first
 _POPULARITY = ("car", "pedestrian", "truck", "bus", "traffic_light", "bicycle", "motorcycle", "traffic_sign")
@@ -68,11 +77,6 @@ _COOCCUR = {
 _EVENT_NOUN = {
     "collision": "the collision", "near_miss": "the near miss", "wrong_way": "the wrong-way driving",
     "red_light": "the red-light violation", "jaywalking": "the jaywalking",
-}
-_EVENT_OPTION = {
-    "collision": "a collision", "near_miss": "a near miss", "wrong_way": "a vehicle driving the wrong way",
-    "red_light": "a vehicle running a red light", "jaywalking": "a pedestrian jaywalking",
-    "none": "normal traffic, nothing unusual",
 }
 
 _T_COUNT = (
@@ -105,9 +109,13 @@ _T_EVENT = (
     "Select the marks of the objects involved in {event}.",
 )
 _T_EVENT_KIND = (
-    "Which event involves the {objects} marked {marks}?",
-    "What is happening with the {objects} marked {marks}?",
+    "Is the object marked {m} involved in {event}?",
+    "Does the object marked {m} take part in {event}?",
 )
+_EVENT_OPTION_YN = {
+    "collision": "a collision", "near_miss": "a near miss", "wrong_way": "wrong-way driving",
+    "red_light": "a red-light violation", "jaywalking": "jaywalking",
+}
 _T_LIGHT = (
     "What colour is the traffic light marked {m}?",
     "Which colour is the traffic light marked {m} showing?",
@@ -211,9 +219,15 @@ def is_askable(obj: Any, min_visibility: float = MIN_VISIBILITY) -> bool:
 
 
 def _count_qas(rng, good_groups, borderline, exhaustive_groups, n) -> list[QAPair]:
+    """Counts of present categories as multiple choice over the block of four counts the answer is in (1-4,
+    5-8, ...; sdg.som.formats.count_options): never 0, since only present categories are counted."""
     present = [g for g in _POPULARITY if g in exhaustive_groups and good_groups[g] > 0 and g not in borderline]
-    return [QAPair(question=_pick(rng, _T_COUNT).format(plural=_NOUNS[g][1]), answer=str(good_groups[g]),
-                   kind="count", topic=g, format="short") for g in _shuffled(rng, present)[:n]]
+    out = []
+    for g in _shuffled(rng, present)[:n]:
+        answer, distractors = count_options(good_groups[g], lowest=1)
+        out.append(multiple_choice(_pick(rng, _T_COUNT).format(plural=_NOUNS[g][1]), answer, distractors,
+                                   kind="count", topic=g))
+    return out
 
 
 def _existence_qas(rng, good_groups, visible_groups, exhaustive_groups, n) -> list[QAPair]:
@@ -305,12 +319,12 @@ def event_participants(kind: str, actor_ids: Sequence[int]) -> list[int]:
 def _event_qas(rng, good, events, n) -> list[QAPair]:
     mark_by_actor = {int(get(o, "actor_id", 0)): mark_of(o) for o in good}
     pool = sorted(mark_by_actor.values())
-    involved_q, kind_q = [], []
+    involved_q = []
     for ev in events:
         if not bool(get(ev, "active", False)):
             continue
         kind = str(get(ev, "kind", ""))
-        if kind not in _EVENT_OPTION:
+        if kind not in _EVENT_NOUN:
             continue  # hard negatives are not events a viewer sees happen
         actors = event_participants(kind, get(ev, "actor_ids", []))
         if not actors or any(a not in mark_by_actor for a in actors):
@@ -323,15 +337,37 @@ def _event_qas(rng, good, events, n) -> list[QAPair]:
                                  topic=kind)
             if mc is not None:
                 involved_q.append(mc)
-        answer_text = _EVENT_OPTION.get(kind, kind.replace("_", " "))
-        others = [t for k, t in _EVENT_OPTION.items() if k != kind and t != answer_text]
-        q = _pick(rng, _T_EVENT_KIND).format(objects="object" if len(answer) == 1 else "objects",
-                                             marks=_marks_text(answer))
-        mc = multiple_choice(q, answer_text, [others[i] for i in rng.permutation(len(others))[:3]],
-                             kind="event_kind")
-        if mc is not None:
-            kind_q.append(mc)
-    return involved_q[:n] + kind_q[:n]
+    road_users = {int(get(o, "actor_id", 0)) for o in good if _GROUP_OF.get(str(get(o, "category", ""))) in _ROAD_USERS}
+    return involved_q[:n] + _event_kind_qas(rng, mark_by_actor, road_users, events, n)
+
+
+def _event_kind_qas(rng, mark_by_actor: dict[int, int], road_users: set[int], events, n) -> list[QAPair]:
+    """"Is the object marked m involved in a collision?" (yes/no, topic = the event kind) about one mark: "yes" for
+    a participant of an active event of that kind whose participants are all clearly visible, and as many "no"s
+    about road users in no event of that kind anywhere in the clip (often a participant of another event: a hard
+    negative). Asked as yes/no per kind, balanced per kind in every split, so the kind named says nothing: a
+    multiple choice over kinds leaked whenever a split's kinds differ from the train split's (few scenarios), and
+    naming the event's set of marks would tell a pair event from a single one."""
+    yes: list[tuple[int, str]] = []
+    in_kind: dict[str, set[int]] = {}
+    for ev in events:
+        kind = str(get(ev, "kind", ""))
+        ids = [int(a) for a in get(ev, "actor_ids", [])]
+        if kind not in _EVENT_NOUN:
+            continue
+        who = event_participants(kind, ids)
+        in_kind.setdefault(kind, set()).update(ids)  # every actor of the event, active or not: never a "no"
+        if bool(get(ev, "active", False)) and all(a in mark_by_actor for a in who):
+            yes += [(a, kind) for a in who if a in road_users]
+    yes = _shuffled(rng, sorted(set(yes)))[:n]
+    items = [(a, kind, "yes") for a, kind in yes]
+    for _, kind in yes:
+        others = [a for a in sorted(road_users) if a not in in_kind.get(kind, set())]
+        if others:
+            items.append((others[int(rng.integers(len(others)))], kind, "no"))
+    return [QAPair(question=_pick(rng, _T_EVENT_KIND).format(m=mark_by_actor[a], event=_EVENT_OPTION_YN[kind]),
+                   answer=ans, kind="event_kind", topic=kind, format="yes_no")
+            for a, kind, ans in _shuffled(rng, items)]
 
 
 def _light_qas(rng, good, n) -> list[QAPair]:

@@ -26,9 +26,11 @@ Templates (`template`, kind, format, level; * = several phrasings chosen by `top
   direction_image       motion    short   easy  left to right | right to left
   turn                  motion    MC      easy  turns left | turns right | goes straight | stays stopped
   faster                motion    short   hard  the mark with the higher mean speed over the frames both are askable
-                                                (>= 5), when >= 1.5x and >= 2 m/s faster
-  count_entering        motion    short   hard  vehicles entering a junction area (asked only when every entry
-                                                happens in a frame where the vehicle is askable)
+                                                (>= 5), when >= 1.5x and >= 2 m/s faster; only two objects of the
+                                                same noun (a car against a pedestrian answers itself)
+  count_entering        motion    MC      hard  vehicles entering a junction area; options the block of 4 counts
+                                                holding it, 0-3, 4-7, ... (asked only when every entry happens in a
+                                                frame where the vehicle is askable)
   right_of_way          causal    short   hard  of a collision / near-miss pair, the one without a red-light or
                                                 wrong-way event starting before the conflict
   braked                causal    yes_no  hard  brakes in [t_c - 2 s, t_c] (t_c: sdg.som.tracks.conflict_time)
@@ -47,7 +49,7 @@ import numpy as np
 
 from sdg.model import QAPair
 from sdg.seeds import stable_seed
-from sdg.som.formats import multiple_choice
+from sdg.som.formats import count_options, multiple_choice
 from sdg.som.tracks import (
     BRAKE_DECEL,
     MOVING,
@@ -82,7 +84,7 @@ TEMPLATES: dict[str, tuple[str, str, str]] = {  # template -> (kind, format, lev
     "direction_image": ("motion", "short", "easy"),
     "turn": ("motion", "multiple_choice", "easy"),
     "faster": ("motion", "short", "hard"),
-    "count_entering": ("motion", "short", "hard"),
+    "count_entering": ("motion", "multiple_choice", "hard"),
     "right_of_way": ("causal", "short", "hard"),
     "braked": ("causal", "yes_no", "hard"),
     "counterfactual_stop": ("causal", "yes_no", "hard"),
@@ -410,8 +412,8 @@ def _faster(c: _Ctx) -> Iterable[QAPair]:
     movers = [tr for tr in _movers(c) if tr.askable.sum() >= 5]
     for a, b in itertools.combinations(movers, 2):
         both = a.askable & b.askable
-        if both.sum() < 5:
-            continue
+        if both.sum() < 5 or a.noun() != b.noun():
+            continue  # a car against a pedestrian would be answered by the nouns alone
         va, vb = float(a.speed[both].mean()), float(b.speed[both].mean())
         lo, hi = min(va, vb), max(va, vb)
         if hi < 1.5 * lo or hi - lo < 2.0:
@@ -436,8 +438,11 @@ def _count_entering(c: _Ctx) -> Iterable[QAPair]:
             ok &= all(tr.askable[k] for k in ks)
     if ok:
         marks = ", ".join(str(t.mark) for t in entering) or "none"
-        yield _qa("count_entering", "How many vehicles drive into the junction during the video?",
-                  str(len(entering)), f"Vehicles entering the junction: {marks}.")
+        answer, distractors = count_options(len(entering), lowest=0)
+        mc = _mc("count_entering", "How many vehicles drive into the junction during the video?", answer,
+                 distractors, f"Vehicles entering the junction: {marks}.")
+        if mc is not None:
+            yield mc
 
 
 # ------------------------------------------------------------------------------------------------ causal

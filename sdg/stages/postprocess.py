@@ -109,6 +109,8 @@ class PostprocessStage(Stage):
                     survival_scores(clip.rgb[t], aug, objects, clip.instance[t])
                 objects = lights_as_shown(with_survival(objects, scores), aug, camera, ann.tracks, t)
                 som = draw_marks(aug, objects, instance=clip.instance[t])
+                # a colour question is shown with the marks drawn: the lamp must still show through them
+                objects = lights_as_shown(objects, som, camera, ann.tracks, t)
                 frames_som.append(som)
                 augmented.append(aug)
                 frames_qa.append(make_qa(objects, events, seed=spec.seed, frame_key=f"{spec.clip_id}/v{v}/f{t}",
