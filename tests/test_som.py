@@ -336,3 +336,42 @@ def test_traffic_lights_are_outlined_but_not_tinted():
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     edge = m.astype(bool) & ~cv2.erode(m, cross, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool) & ~tags
     assert edge.any() and np.all(out[edge] == lab.color)  # still outlined in its mark colour
+
+
+def _light_and_car(state_visible: bool):
+    """A thin traffic light right above a small car: the car's tag's first spot (above its box) is on the light."""
+    img = np.full((H, W, 3), BG, np.uint8)
+    inst = np.zeros((H, W), np.uint32)
+    inst[60:100, 150:158] = 7  # the light: 8 x 40 px
+    img[62:70, 151:157] = (40, 220, 60)  # its lit green lamp
+    inst[104:114, 140:168] = 9  # the car below it, too small for its tag inside
+    objs = [{"mark": 1, "actor_id": 7, "category": "traffic_light", "state": "green", "state_visible": state_visible,
+             "polygon": [], "bbox_2d": [150.0, 60.0, 158.0, 100.0]},
+            {"mark": 2, "actor_id": 9, "category": "car", "polygon": [], "bbox_2d": [140.0, 104.0, 168.0, 114.0]}]
+    return img, inst, objs
+
+
+def test_tags_keep_off_a_traffic_light_whose_lamp_is_asked_about():
+    img, inst, objs = _light_and_car(state_visible=True)
+    light = (150, 60, 158, 100)
+    for lab in layout_marks(img.shape, objs, instance=inst):
+        x0, y0, x1, y1 = lab.rect
+        assert min(x1, light[2]) <= max(x0, light[0]) or min(y1, light[3]) <= max(y0, light[1]), lab
+    out = draw_marks(img, objs, instance=inst)
+    assert (out[62:70, 151:157] == (40, 220, 60)).all()  # the lamp is untouched: no fill, no tag on it
+    # a light whose lamp is not seen is an ordinary obstacle-free box: the car's tag may sit on it
+    img, inst, objs = _light_and_car(state_visible=False)
+    car = next(lab for lab in layout_marks(img.shape, objs, instance=inst) if lab.mark == 2)
+    x0, y0, x1, y1 = car.rect
+    assert not (min(x1, light[2]) <= max(x0, light[0]) or min(y1, light[3]) <= max(y0, light[1]))
+
+
+def test_lamp_uncovered_reads_through_the_lights_own_outline_but_not_a_tag():
+    from sdg.som.survival import lamp_colour, lamp_uncovered
+    img, inst, objs = _light_and_car(state_visible=True)
+    som = draw_marks(img, objs, instance=inst)
+    assert lamp_colour(img, 154.0, 66.0, 3.0) == "green"
+    assert lamp_uncovered(img, som, 154.0, 66.0, 3.0)  # the outline runs along the housing, the lamp shows
+    covered = som.copy()
+    covered[60:72, 148:160] = mark_color(2)  # a tag over the lamp
+    assert not lamp_uncovered(img, covered, 154.0, 66.0, 3.0)

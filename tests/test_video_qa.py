@@ -24,6 +24,7 @@ from qa_checker import check_output
 from sdg.augment.video import read_mp4
 from sdg.config import parse_config
 from sdg.run import run_job
+from sdg.som.balance import MARK_ANSWER_TEMPLATES, question_marks
 
 pytestmark = pytest.mark.slow
 EVENT_KINDS = ("collision", "near_miss", "red_light", "wrong_way", "jaywalking")
@@ -125,6 +126,11 @@ def test_answers_are_balanced_per_template(out_dir):
             for letter in "ABCD":
                 share = answers[letter] / n
                 assert 0.2 <= share <= 0.3 or abs(_z(share, 0.25, n)) < 2, (t, answers)
+        elif t in MARK_ANSWER_TEMPLATES:  # a mark number: balanced on which named mark, the lower or the first
+            marks = [question_marks(q["question"])[:2] for q in qs]
+            for share in (sum(q["answer"] == str(min(m)) for q, m in zip(qs, marks)) / n,
+                          sum(q["answer"] == str(m[0]) for q, m in zip(qs, marks)) / n):
+                assert 0.45 <= share <= 0.55 or abs(_z(share, 0.5, n)) < 2, (t, share, n)
         else:  # short answers: the most frequent is at its chance share
             share = answers.most_common(1)[0][1] / n
             assert share <= 1.0 / len(answers) + 0.1 or abs(_z(share, 1.0 / len(answers), n)) < 2, (t, answers)

@@ -9,8 +9,9 @@ For every object with a mark > 0 and a tight visible box, `draw_marks` draws
 Objects lost in augmentation (survival below SURVIVAL_LOST, when checked) are not marked.
 Colours come from `mark_color(mark)`, a fixed function of the mark, so an actor keeps its colour across the frames of
 a clip. The tag sits at the mask's most interior point (largest distance to the mask border) when it fits there,
-otherwise above / below / beside the box, and is moved so that tags never overlap while any free spot is left; tags
-always lie fully inside the image. Tag height scales with the image (4 % of its shorter side, at least 14 px).
+otherwise above / below / beside the box, and is moved so that tags never overlap each other, nor a traffic light
+whose lit lamp is seen (`state_visible`), while any free spot is left; tags always lie fully inside the image. Tag
+height scales with the image (4 % of its shorter side, at least 14 px).
 
 Images are (H, W, 3) uint8 in RGB order (colours are RGB triples); pixel (col u, row v) covers [u, u+1) x [v, v+1)
 of the continuous convention of sdg.geometry. Everything is deterministic: same inputs, same pixels.
@@ -235,7 +236,11 @@ def layout_marks(image_shape, objects, *, instance: np.ndarray | None = None,
 def _layout(image_shape, targets: list[_Target]) -> list[tuple[MarkLabel, _Target]]:
     height, width = image_shape[:2]
     style = TagStyle.for_image(height, width)
-    placed: list[tuple[int, int, int, int]] = []
+    # a traffic light whose lit lamp is seen is kept clear of tags (its colour is asked about) while any free spot is
+    # left: its box counts as placed from the start
+    placed: list[tuple[int, int, int, int]] = [
+        (t.x0, t.y0, t.x0 + t.mask.shape[1], t.y0 + t.mask.shape[0]) for t in targets
+        if str(get(t.obj, "category", "")) in NO_FILL and get(t.obj, "state_visible") is True]
     result = []
     gap = max(1, style.height // 6)
     for t in targets:

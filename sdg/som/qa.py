@@ -343,11 +343,12 @@ def _event_qas(rng, good, events, n) -> list[QAPair]:
 
 def _event_kind_qas(rng, mark_by_actor: dict[int, int], road_users: set[int], events, n) -> list[QAPair]:
     """"Is the object marked m involved in a collision?" (yes/no, topic = the event kind) about one mark: "yes" for
-    a participant of an active event of that kind whose participants are all clearly visible, and as many "no"s
-    about road users in no event of that kind anywhere in the clip (often a participant of another event: a hard
-    negative). Asked as yes/no per kind, balanced per kind in every split, so the kind named says nothing: a
-    multiple choice over kinds leaked whenever a split's kinds differ from the train split's (few scenarios), and
-    naming the event's set of marks would tell a pair event from a single one."""
+    a participant of an active event of that kind whose participants are all clearly visible, each paired with a "no"
+    about a road user of the same frame in no event of that kind anywhere in the clip (often a participant of another
+    event: a hard negative); a "yes" without such a partner is not asked (in a frame with few road users, low marks
+    would otherwise lean "yes"). Asked as yes/no per kind, balanced per kind in every split, so the kind named says
+    nothing: a multiple choice over kinds leaked whenever a split's kinds differ from the train split's (few
+    scenarios), and naming the event's set of marks would tell a pair event from a single one."""
     yes: list[tuple[int, str]] = []
     in_kind: dict[str, set[int]] = {}
     for ev in events:
@@ -359,12 +360,11 @@ def _event_kind_qas(rng, mark_by_actor: dict[int, int], road_users: set[int], ev
         in_kind.setdefault(kind, set()).update(ids)  # every actor of the event, active or not: never a "no"
         if bool(get(ev, "active", False)) and all(a in mark_by_actor for a in who):
             yes += [(a, kind) for a in who if a in road_users]
-    yes = _shuffled(rng, sorted(set(yes)))[:n]
-    items = [(a, kind, "yes") for a, kind in yes]
-    for _, kind in yes:
-        others = [a for a in sorted(road_users) if a not in in_kind.get(kind, set())]
-        if others:
-            items.append((others[int(rng.integers(len(others)))], kind, "no"))
+    items = []
+    for a, kind in _shuffled(rng, sorted(set(yes)))[:n]:
+        others = [o for o in sorted(road_users) if o not in in_kind.get(kind, set())]
+        if others:  # a "yes" only with its "no" from the same frame: the marks of both are drawn alike
+            items += [(a, kind, "yes"), (others[int(rng.integers(len(others)))], kind, "no")]
     return [QAPair(question=_pick(rng, _T_EVENT_KIND).format(m=mark_by_actor[a], event=_EVENT_OPTION_YN[kind]),
                    answer=ans, kind="event_kind", topic=kind, format="yes_no")
             for a, kind, ans in _shuffled(rng, items)]

@@ -165,16 +165,39 @@ def colour_name(rgb) -> str | None:
     return None
 
 
-def lamp_colour(image: np.ndarray, u: float, v: float, radius: float) -> str | None:
-    """The colour the lamp centred at (u, v) shows in an (H, W, 3) RGB image: the name of its most saturated-and-
-    bright pixel within max(1, radius) px, or None when no pixel there shows a lamp colour."""
-    h, w = image.shape[:2]
+def _lamp_window(shape, u: float, v: float, radius: float) -> tuple[int, int, int, int] | None:
+    h, w = shape[:2]
     r = max(1.0, float(radius))
     x0, x1 = max(0, int(np.floor(u - r))), min(w, int(np.ceil(u + r)) + 1)
     y0, y1 = max(0, int(np.floor(v - r))), min(h, int(np.ceil(v + r)) + 1)
-    if x1 <= x0 or y1 <= y0:
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _lamp_score(patch: np.ndarray) -> np.ndarray:
+    p = patch.reshape(-1, 3).astype(np.float32)
+    mx, mn = p.max(1), p.min(1)
+    return (mx - mn) * mx
+
+
+def lamp_uncovered(before: np.ndarray, after: np.ndarray, u: float, v: float, radius: float) -> bool:
+    """Whether an overlay drawn over `before` (giving `after`, e.g. the Set-of-Mark image) left the lamp at (u, v)
+    showing: the pixel lamp_colour reads its colour from is unchanged, and so is at least half of the window. (Read
+    on `after` alone, the light's own outline next to the lamp would be taken for the lamp.)"""
+    win = _lamp_window(before.shape, u, v, radius)
+    if win is None:
+        return False
+    x0, y0, x1, y1 = win
+    a, b = before[y0:y1, x0:x1].reshape(-1, 3), after[y0:y1, x0:x1].reshape(-1, 3)
+    same = (a == b).all(1)
+    return bool(same[int(np.argmax(_lamp_score(a)))]) and float(same.mean()) >= 0.5
+
+
+def lamp_colour(image: np.ndarray, u: float, v: float, radius: float) -> str | None:
+    """The colour the lamp centred at (u, v) shows in an (H, W, 3) RGB image: the name of its most saturated-and-
+    bright pixel within max(1, radius) px, or None when no pixel there shows a lamp colour."""
+    win = _lamp_window(image.shape, u, v, radius)
+    if win is None:
         return None
-    patch = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float32)
-    mx, mn = patch.max(1), patch.min(1)
-    score = (mx - mn) * mx
-    return colour_name(patch[int(np.argmax(score))])
+    x0, y0, x1, y1 = win
+    patch = image[y0:y1, x0:x1].reshape(-1, 3)
+    return colour_name(patch[int(np.argmax(_lamp_score(patch)))])

@@ -18,21 +18,23 @@ from sdg.seeds import stable_seed
 from sdg.som.formats import shuffle_options
 from sdg.som.marks import draw_marks
 from sdg.som.qa import balance_yes_no, make_qa
-from sdg.som.survival import lamp_colour, survival_scores, with_survival
+from sdg.som.survival import lamp_colour, lamp_uncovered, survival_scores, with_survival
 from sdg.som.video_rows import ClipVideoInput, video_row
 from sdg.stages.base import Stage
 from sdg.work import ClipWork
 
 
-def lights_as_shown(objects, frame, camera, tracks, t: int):
+def lights_as_shown(objects, frame, camera, tracks, t: int, overlay=None):
     """The frame's objects with each traffic light's `state_visible` kept only where the frame still shows the lit
-    lamp's colour at the lamp (sdg.som.survival.lamp_colour): a look may darken or veil it."""
+    lamp's colour at the lamp (sdg.som.survival.lamp_colour): a look may darken or veil it; with `overlay` (the
+    frame with the marks drawn) also only where the marks left the lamp uncovered (sdg.som.survival.lamp_uncovered)."""
     out = []
     for o in objects:
         if o.category == "traffic_light" and o.state_visible:
             tr = tracks.get(o.actor_id)
             px = lamp_pixel(camera, tr, t) if tr is not None else None
-            seen = px is not None and lamp_colour(frame, *px) == str(o.state).lower()
+            seen = px is not None and lamp_colour(frame, *px) == str(o.state).lower() and \
+                (overlay is None or lamp_uncovered(frame, overlay, *px))
             o = o.model_copy(update={"state_visible": bool(seen)})
         out.append(o)
     return out
@@ -110,7 +112,7 @@ class PostprocessStage(Stage):
                 objects = lights_as_shown(with_survival(objects, scores), aug, camera, ann.tracks, t)
                 som = draw_marks(aug, objects, instance=clip.instance[t])
                 # a colour question is shown with the marks drawn: the lamp must still show through them
-                objects = lights_as_shown(objects, som, camera, ann.tracks, t)
+                objects = lights_as_shown(objects, aug, camera, ann.tracks, t, overlay=som)
                 frames_som.append(som)
                 augmented.append(aug)
                 frames_qa.append(make_qa(objects, events, seed=spec.seed, frame_key=f"{spec.clip_id}/v{v}/f{t}",
