@@ -34,7 +34,7 @@ report-check: $(STAMP)
 	SDG_REPORT_DIR=out/demo SDG_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest -q tests/test_report.py
 
 # every benchmark prints its figure on its last line (`name: value`); see README "Speed"
-BENCHES = simulate looks e2e pipeline memory scaling video qa
+BENCHES = simulate looks e2e pipeline memory scaling video qa shortcuts
 bench: $(STAMP)
 	@for b in $(BENCHES); do echo "== bench_$$b"; $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
 

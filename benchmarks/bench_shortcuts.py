@@ -3,12 +3,12 @@ the blind mark-number policies land from chance when the dataset holds more than
 
 A text-only model trained on the train split learns the train split's answers; on a handful of held-out scenarios
 their answers (7 cars, a near miss) were never the train answers, so the demo's figures scatter around chance, above
-and below, by the few distinct questions they count. This runs the built-in path on --scenarios scenarios (every
+and below, by the few distinct questions they count. This runs the built-in path on --scenarios scenarios (default 32, about 5 min on 2 cores) (every
 event kind, several seeds, both the corner and the south camera: 320x180, 5 fps, 3 s, one variant) and reports each
 kind's gap against chance over the held-out splits, with the number of independent facts behind it (distinct
 clip, template, topic, marks named and answer: sdg.som.baselines).
 
-    python benchmarks/bench_shortcuts.py [--scenarios 16]
+    python benchmarks/bench_shortcuts.py [--scenarios 32]
 
 Last line `baseline_gap: <largest |baseline - chance| over the kinds with >= 20 independent held-out facts and the
 blind policies over >= 20 questions>`
@@ -54,7 +54,7 @@ def z_of(acc: float, p: float, n: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scenarios", type=int, default=16)
+    ap.add_argument("--scenarios", type=int, default=32)
     ap.add_argument("--out", default=None, help="output folder (default: a temporary one)")
     args = ap.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="sdg-shortcuts-"))

@@ -40,7 +40,7 @@ def _object(mark, aid, cat, box, pixels, polygon=None):
 def _rows():
     """Two frames through a real ROW_SCHEMA table and back (float32 storage, nulls) like the writer's shards."""
     qa0 = [
-        {"question": "How many cars are visible?", "answer": "2", "kind": "count", "choices": []},
+        {"question": "How many cars are visible?", "answer": "B", "kind": "count", "choices": ["3", "2", "4", "1"]},
         {"question": "Is the object marked 1 to the left of the object marked 2?", "answer": "yes",
          "kind": "spatial", "choices": []},
         {"question": "Which marked objects are involved in the collision?", "answer": "C", "kind": "event",
@@ -152,8 +152,8 @@ def test_llava_structure_exact(tmp_path):
         assert set(r) == {"id", "image", "conversations"}
         assert [t["from"] for t in r["conversations"]] == ["human", "gpt"]
     assert recs[0]["conversations"] == [
-        {"from": "human", "value": "<image>\nHow many cars are visible?\nAnswer with a single number."},
-        {"from": "gpt", "value": "2"}]
+        {"from": "human", "value": "<image>\nHow many cars are visible?\nA. 3\nB. 2\nC. 4\nD. 1\n" + MC_INSTRUCTION},
+        {"from": "gpt", "value": "B"}]
     assert recs[2]["conversations"] == [
         {"from": "human", "value": "<image>\nWhich marked objects are involved in the collision?\nA. 2\nB. 1 and 3\n"
                                    "C. 1 and 2\nD. 3\n" + MC_INSTRUCTION},
