@@ -3,10 +3,10 @@ the blind mark-number policies land from chance when the dataset holds more than
 
 A text-only model trained on the train split learns the train split's answers; on a handful of held-out scenarios
 their answers (7 cars, a near miss) were never the train answers, so the demo's figures scatter around chance, above
-and below, by the few distinct questions they count. This runs the built-in path on --scenarios scenarios (default 32, about 5 min on 2 cores) (every
-event kind, several seeds, both the corner and the south camera: 320x180, 5 fps, 3 s, one variant) and reports each
-kind's gap against chance over the held-out splits, with the number of independent facts behind it (distinct
-clip, template, topic, marks named and answer: sdg.som.baselines).
+and below, by the few distinct questions they count. This runs the built-in path on --scenarios scenarios (default
+32, about 5 min on 2 cores; every event kind, several seeds, the corner and the south camera: 320x180, 5 fps, 3 s,
+one variant) and reports each kind's gap against chance over the held-out splits, with the number of independent
+facts behind it (distinct clip, template, topic, marks named and answer: sdg.som.baselines).
 
     python benchmarks/bench_shortcuts.py [--scenarios 32]
 

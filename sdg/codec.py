@@ -71,13 +71,18 @@ def decode_array(blob: bytes) -> np.ndarray:
     return unpack_arrays(blob)["a"]
 
 
-def encode_image(img: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> bytes:
-    """RGB (H,W,3) uint8 or single-channel (H,W) uint8/uint16 -> JPEG/PNG bytes."""
+def encode_image(img: np.ndarray, fmt: str = "jpeg", quality: int = 90, full_chroma: bool = False) -> bytes:
+    """RGB (H,W,3) uint8 or single-channel (H,W) uint8/uint16 -> JPEG/PNG bytes. ``full_chroma``: JPEG without
+    chroma subsampling (4:4:4; default 4:2:0), for overlays whose thin coloured lines must not bleed into small
+    coloured details next to them (a mark's outline into a traffic light's lamp): about 12 % more bytes."""
     a = np.ascontiguousarray(img)
     if a.ndim == 3:
         a = cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
     if fmt == "jpeg":
-        ok, buf = cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+        if full_chroma:
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+        ok, buf = cv2.imencode(".jpg", a, params)
     elif fmt == "png":
         ok, buf = cv2.imencode(".png", a, [cv2.IMWRITE_PNG_COMPRESSION, 1,
                                            cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])

@@ -66,3 +66,17 @@ def test_zstd_blobs_are_small_for_label_images():
     inst = np.zeros((720, 1280), np.uint32)
     inst[100:300, 200:500] = 1234
     assert len(encode_array(inst)) < inst.nbytes / 100
+
+
+def test_full_chroma_jpeg_keeps_a_thin_coloured_line_off_its_neighbour():
+    """A 2 px red lamp next to a 1 px green outline: 4:2:0 averages their chroma, 4:4:4 keeps the lamp red."""
+    img = np.full((32, 32, 3), 90, np.uint8)
+    img[15:17, 15:17] = (200, 40, 40)  # the lamp
+    img[14:18, 17] = (40, 230, 60)  # the outline beside it
+
+    def lamp_hue_ok(data: bytes) -> bool:
+        r, g, b = (int(x) for x in decode_image(data)[15:17, 15:17].reshape(-1, 3).mean(0))
+        return r > 1.6 * g and r > 1.6 * b
+
+    assert lamp_hue_ok(encode_image(img, "jpeg", 90, full_chroma=True))
+    assert not lamp_hue_ok(encode_image(img, "jpeg", 90))

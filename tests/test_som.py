@@ -318,24 +318,21 @@ def test_survival_shape_mismatch_and_with_survival():
 
 
 def test_traffic_lights_are_outlined_but_not_tinted():
-    """A traffic light's lit lamp is the answer to its colour question: the overlay keeps its pixels untouched
-    inside the outline."""
+    """A traffic light's lit lamp is the answer to its colour question: the overlay keeps every pixel of it untouched
+    and draws its outline around it."""
     img, inst, objs = _frame()
     lights = [dict(o, category="traffic_light") if i == 0 else o for i, o in enumerate(objs)]
     out = draw_marks(img, lights, instance=inst)
     labels = layout_marks(img.shape, lights, instance=inst)
-    style = TagStyle.for_image(H, W)
     lab = next(lab for lab in labels if lab.actor_id == lights[0]["actor_id"])
     m = (inst == lab.actor_id).astype(np.uint8)
     tags = np.zeros((H, W), bool)
     for other in labels:
         tags[other.rect[1]:other.rect[3], other.rect[0]:other.rect[2]] = True
-    interior = cv2.erode(m, np.ones((2 * style.outline + 3,) * 2, np.uint8), borderType=cv2.BORDER_CONSTANT,
-                         borderValue=0).astype(bool) & ~tags
-    assert interior.sum() > 10 and np.array_equal(out[interior], img[interior])
-    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    edge = m.astype(bool) & ~cv2.erode(m, cross, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool) & ~tags
-    assert edge.any() and np.all(out[edge] == lab.color)  # still outlined in its mark colour
+    own = m.astype(bool) & ~tags
+    assert own.sum() > 10 and np.array_equal(out[own], img[own])  # not even its edge is drawn over
+    ring = cv2.dilate(m, np.ones((3, 3), np.uint8)).astype(bool) & ~m.astype(bool) & ~tags & (inst == 0)
+    assert ring.any() and np.all(out[ring] == lab.color)  # outlined just outside, in its mark colour
 
 
 def _light_and_car(state_visible: bool):
@@ -375,3 +372,15 @@ def test_lamp_uncovered_reads_through_the_lights_own_outline_but_not_a_tag():
     covered = som.copy()
     covered[60:72, 148:160] = mark_color(2)  # a tag over the lamp
     assert not lamp_uncovered(img, covered, 154.0, 66.0, 3.0)
+
+
+def test_a_traffic_lights_own_pixels_are_never_drawn_over():
+    img, inst, objs = _light_and_car(state_visible=True)
+    out = draw_marks(img, objs, instance=inst)
+    light = inst == 7
+    assert (out[light] == img[light]).all()  # lamp and housing exactly as rendered
+    tags = np.zeros((H, W), bool)
+    for lab in layout_marks(img.shape, objs, instance=inst):
+        tags[lab.rect[1]:lab.rect[3], lab.rect[0]:lab.rect[2]] = True
+    ring = cv2.dilate(light.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~light & ~tags
+    assert ring.sum() > 50 and (out[ring] == mark_color(1)).all()  # its outline runs around it, in its colour

@@ -3,7 +3,7 @@
 For every object with a mark > 0 and a tight visible box, `draw_marks` draws
   * a semi-transparent fill of the object's visible mask (from the instance image when given, else its polygons),
     except for traffic lights (`NO_FILL`): a tint would change the lit lamp's colour, which questions ask about,
-  * a crisp outline of that mask, and
+  * a crisp outline of that mask (of a traffic light: around it, never over its own pixels), and
   * a tag: a filled rounded box in the mark's colour, bordered and lettered in black or white (whichever contrasts),
     carrying the mark number 1..N, never the raw simulator actor id.
 Objects lost in augmentation (survival below SURVIVAL_LOST, when checked) are not marked.
@@ -311,16 +311,22 @@ def draw_marks(image: np.ndarray, objects: Sequence[Any], *, instance: np.ndarra
             region = out[t.y0:t.y0 + h, t.x0:t.x0 + w]
             px = region[t.mask].astype(np.float32)
             region[t.mask] = np.round(px * (1.0 - alpha) + np.float32(lab.color) * alpha).astype(np.uint8)
-    # 2. outlines (crisp, no anti-aliasing), over all fills
+    # 2. outlines (crisp, no anti-aliasing), over all fills; an unfilled object's (a traffic light's) outline lies
+    #    outside its mask, drawn thicker so as much shows, and no outline covers its own pixels (its lit lamp)
     for lab, t in layout:
         if t.mask.any():
             padded = np.pad(t.mask.astype(np.uint8), 1)
             contours, _ = cv2.findContours(padded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(out, contours, -1, lab.color, style.outline, cv2.LINE_8,
-                             offset=(t.x0 - 1, t.y0 - 1))
+            unfilled = str(get(t.obj, "category", "")) in NO_FILL
+            cv2.drawContours(out, contours, -1, lab.color, 2 * style.outline + 1 if unfilled else style.outline,
+                             cv2.LINE_8, offset=(t.x0 - 1, t.y0 - 1))
         else:  # nothing to fill: outline the box
             x0, y0, xe, ye = _crop_of(t.box, height, width)
             cv2.rectangle(out, (x0, y0), (xe - 1, ye - 1), lab.color, style.outline, cv2.LINE_8)
+    for _, t in layout:
+        if t.mask.any() and str(get(t.obj, "category", "")) in NO_FILL:
+            h, w = t.mask.shape
+            out[t.y0:t.y0 + h, t.x0:t.x0 + w][t.mask] = img[t.y0:t.y0 + h, t.x0:t.x0 + w][t.mask]
     # 3. tags on top of everything
     for lab, _ in layout:
         patch, cover = render_tag(lab.text, lab.color, style)

@@ -142,7 +142,8 @@ class PostprocessStage(Stage):
                         "width": camera.width,
                         "height": camera.height,
                         "image": var.frames[t],
-                        "som_image": encode_image(frames_som[t], "jpeg", q),
+                        # 4:4:4: the marks' colours stay off the lamps whose colour is asked about
+                        "som_image": encode_image(frames_som[t], "jpeg", q, full_chroma=True),
                         **per_frame[t],
                         "objects": [o.model_dump() for o in objects],
                         "events": [e.model_dump() for e in events],
