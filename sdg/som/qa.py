@@ -345,10 +345,10 @@ def _event_kind_qas(rng, mark_by_actor: dict[int, int], road_users: set[int], ev
     """"Is the object marked m involved in a collision?" (yes/no, topic = the event kind) about one mark: "yes" for
     a participant of an active event of that kind whose participants are all clearly visible, each paired with a "no"
     about a road user of the same frame in no event of that kind anywhere in the clip (often a participant of another
-    event: a hard negative); a "yes" without such a partner is not asked (in a frame with few road users, low marks
-    would otherwise lean "yes"). Asked as yes/no per kind, balanced per kind in every split, so the kind named says
-    nothing: a multiple choice over kinds leaked whenever a split's kinds differ from the train split's (few
-    scenarios), and naming the event's set of marks would tell a pair event from a single one."""
+    event: a hard negative); a "yes" without such a partner is not asked, so every frame asks as many of each and a
+    mark number is as likely on either side. Asked as yes/no per kind, balanced per kind in every split, so the kind
+    named says nothing: a multiple choice over kinds leaked whenever a split's kinds differ from the train split's
+    (few scenarios), and naming the event's set of marks would tell a pair event from a single one."""
     yes: list[tuple[int, str]] = []
     in_kind: dict[str, set[int]] = {}
     for ev in events:
