@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from sdg.config import parse_config
 from sdg.run import run_job
+from sdg.som.baselines import z_score
 
 KINDS = ("collision", "near_miss", "wrong_way", "jaywalking")
 MIN_FACTS = 20
@@ -46,10 +46,6 @@ def job(n: int) -> dict:
             "splits": {"train": 0.5, "validation": 0.25, "test": 0.25},
             "resources": {"num_cpus": 2, "simulator_cpus": 0.5, "stage_cpus": 0.25},
             "output": {"exports": ["llava"]}}
-
-
-def z_of(acc: float, p: float, n: int) -> float:
-    return (acc - p) / math.sqrt(max(p * (1 - p), 1e-9) / max(n, 1))
 
 
 def main() -> int:
@@ -74,7 +70,7 @@ def main() -> int:
         gap = max(abs(v - r["chance"]) for v in vals)
         lower = f"{r['lower_mark']:6.2f}" if "lower_mark" in r else "     -"
         print(f"{kind:12} {r['n']:6d} {r['n_independent']:6d} {r['chance']:7.2f} {r['majority']:9.2f} "
-              f"{r['bow']:6.2f} {lower}   {z_of(r['bow'], r['chance'], r['n_independent']):+.1f}")
+              f"{r['bow']:6.2f} {lower}   {z_score(r['bow'], r['chance'], r['n_independent']):+.1f}")
         if r["n_independent"] >= MIN_FACTS:
             gaps.append(gap)
     for t, r in report["blind_mark_policies"].items():

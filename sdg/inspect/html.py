@@ -21,6 +21,7 @@ from html import escape
 
 from sdg.inspect.charts import PALETTE, Chart, Row, Series, counts_chart, pct, svg_bars
 from sdg.inspect.samples import ClipSample, QAGroup
+from sdg.som.baselines import z_score
 from sdg.som.formats import LETTERS
 
 SECTIONS = {"overview": "Overview", "run": "Run", "clips": "Clips and videos", "qa": "Q&A examples",
@@ -334,15 +335,16 @@ def _survival(s: dict | None) -> str:
 
 
 def _gap_note(v: dict) -> str:
-    """' · outside ± 10 (z=…)' when a baseline is more than 10 points from chance, with how many standard errors
-    of its distinct questions that is ('noise' under 2)."""
+    """' · +14 pts, z=+1.9 (noise)' when a kind's farthest baseline is more than 10 points from chance: the gap and
+    how many standard errors of its independent facts that is ('noise' under 2)."""
     worst_key = max(("majority", "bow", "lower_mark"), key=lambda m: abs(v.get(m, v["chance"]) - v["chance"]))
     p = 0.5 if worst_key == "lower_mark" else v["chance"]
-    gap = v.get(worst_key, p) - p
+    acc = v.get(worst_key, p)
+    gap = acc - p
     if abs(gap) <= NEAR_CHANCE + 1e-9:
         return ""
     n = v.get("lower_mark_n" if worst_key == "lower_mark" else "n_independent", v.get("n_unique")) or 1
-    z = gap / math.sqrt(max(p * (1 - p), 1e-9) / n)
+    z = z_score(acc, p, n)
     return f" · {gap * 100:+.0f} pts, z={z:+.1f}" + (" (noise)" if abs(z) < 2 else "")
 
 
@@ -361,8 +363,8 @@ def _baseline(r: dict | None) -> str:
                            width=760, label_w=110, note_w=120, bar_h=10, band_label="chance ± 10 points",
                            marker_label="chance"))
     cols = [("n", "held-out n"), ("n_unique", "distinct"), ("n_independent", "facts"), ("chance", "chance"),
-            ("majority", "majority"),
-            ("bow", "bag of words"), ("lower_mark", "lower mark"), ("lower_mark_n", "lower-mark n")]
+            ("majority", "majority"), ("bow", "bag of words"), ("lower_mark", "lower mark"),
+            ("lower_mark_n", "lower-mark n")]
     f = {c: pct for c in ("chance", "majority", "bow", "lower_mark")}
     table = _table("baseline", cols, list(kinds.items()), f, first="kind")
     by_t = _table("baseline-templates", cols, list((b.get("by_template") or {}).items()), f, first="template")

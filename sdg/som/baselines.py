@@ -186,6 +186,11 @@ def text_only_report(qas: Sequence[dict]) -> dict:
     return out
 
 
+def z_score(accuracy: float, chance: float, n: int) -> float:
+    """How many standard errors of n independent samples an accuracy lies from its chance rate."""
+    return (accuracy - chance) / math.sqrt(max(chance * (1 - chance), 1e-9) / max(n, 1))
+
+
 def blind_policy_report(qas: Sequence[dict]) -> dict[str, dict]:
     """{template: {n, accuracy}} of the lower-mark policies over all the given questions."""
     acc: dict[str, list[float]] = defaultdict(list)

@@ -139,6 +139,11 @@ class _Target:
     y0: int
     mask: np.ndarray  # (h, w) bool over the crop (may be all False: outline the box only)
 
+    @property
+    def unfilled(self) -> bool:
+        """A traffic light (`NO_FILL`): no tint, and its own pixels are never drawn over."""
+        return str(get(self.obj, "category", "")) in NO_FILL
+
 
 def _crop_of(box, height: int, width: int) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = box
@@ -240,7 +245,7 @@ def _layout(image_shape, targets: list[_Target]) -> list[tuple[MarkLabel, _Targe
     # left: its box counts as placed from the start
     placed: list[tuple[int, int, int, int]] = [
         (t.x0, t.y0, t.x0 + t.mask.shape[1], t.y0 + t.mask.shape[0]) for t in targets
-        if str(get(t.obj, "category", "")) in NO_FILL and get(t.obj, "state_visible") is True]
+        if t.unfilled and get(t.obj, "state_visible") is True]
     result = []
     gap = max(1, style.height // 6)
     for t in targets:
@@ -306,7 +311,7 @@ def draw_marks(image: np.ndarray, objects: Sequence[Any], *, instance: np.ndarra
     style = TagStyle.for_image(height, width)
     # 1. fills, in mark order (later marks blend over earlier ones where masks touch)
     for lab, t in layout:
-        if t.mask.any() and str(get(t.obj, "category", "")) not in NO_FILL:
+        if t.mask.any() and not t.unfilled:
             h, w = t.mask.shape
             region = out[t.y0:t.y0 + h, t.x0:t.x0 + w]
             px = region[t.mask].astype(np.float32)
@@ -317,14 +322,13 @@ def draw_marks(image: np.ndarray, objects: Sequence[Any], *, instance: np.ndarra
         if t.mask.any():
             padded = np.pad(t.mask.astype(np.uint8), 1)
             contours, _ = cv2.findContours(padded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            unfilled = str(get(t.obj, "category", "")) in NO_FILL
-            cv2.drawContours(out, contours, -1, lab.color, 2 * style.outline + 1 if unfilled else style.outline,
+            cv2.drawContours(out, contours, -1, lab.color, 2 * style.outline + 1 if t.unfilled else style.outline,
                              cv2.LINE_8, offset=(t.x0 - 1, t.y0 - 1))
         else:  # nothing to fill: outline the box
             x0, y0, xe, ye = _crop_of(t.box, height, width)
             cv2.rectangle(out, (x0, y0), (xe - 1, ye - 1), lab.color, style.outline, cv2.LINE_8)
     for _, t in layout:
-        if t.mask.any() and str(get(t.obj, "category", "")) in NO_FILL:
+        if t.mask.any() and t.unfilled:
             h, w = t.mask.shape
             out[t.y0:t.y0 + h, t.x0:t.x0 + w][t.mask] = img[t.y0:t.y0 + h, t.x0:t.x0 + w][t.mask]
     # 3. tags on top of everything

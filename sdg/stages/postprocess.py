@@ -26,15 +26,16 @@ from sdg.work import ClipWork
 
 def lights_as_shown(objects, frame, camera, tracks, t: int, overlay=None):
     """The frame's objects with each traffic light's `state_visible` kept only where the frame still shows the lit
-    lamp's colour at the lamp (sdg.som.survival.lamp_colour): a look may darken or veil it; with `overlay` (the
-    frame with the marks drawn) also only where the marks left the lamp uncovered (sdg.som.survival.lamp_uncovered)."""
+    lamp's colour at the lamp (sdg.som.survival.lamp_colour): a look may darken or veil it. With `overlay` (the
+    frame with the marks drawn, `objects` as this function returned them for `frame`): kept only where the marks
+    left the lamp uncovered (sdg.som.survival.lamp_uncovered)."""
     out = []
     for o in objects:
         if o.category == "traffic_light" and o.state_visible:
             tr = tracks.get(o.actor_id)
             px = lamp_pixel(camera, tr, t) if tr is not None else None
-            seen = px is not None and lamp_colour(frame, *px) == str(o.state).lower() and \
-                (overlay is None or lamp_uncovered(frame, overlay, *px))
+            seen = px is not None and (lamp_colour(frame, *px) == str(o.state).lower() if overlay is None else
+                                       lamp_uncovered(frame, overlay, *px))
             o = o.model_copy(update={"state_visible": bool(seen)})
         out.append(o)
     return out
